@@ -44,10 +44,14 @@ function generate(outDir) {
     `--includeDirs=${protoRoot}`,
     `--outDir=${join(outDir, 'types')}`,
   ].filter(Boolean);
-  execFileSync(require.resolve('@grpc/proto-loader/build/bin/proto-loader-gen-types.js'), [...flags, ...protoFiles], {
-    cwd: protoRoot,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  execFileSync(
+    require.resolve('@grpc/proto-loader/build/bin/proto-loader-gen-types.js'),
+    [...flags, ...protoFiles],
+    {
+      cwd: protoRoot,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   // The generator records absolute source paths; make them repository-relative so output is the same on
   // every checkout.
   for (const file of listFiles(join(outDir, 'types'))) {
@@ -71,7 +75,9 @@ if (process.argv.includes('--check')) {
     const want = listFiles(scratch);
     const have = listFiles(generatedDir);
     const stale = [...new Set([...want, ...have])].filter(
-      (f) => !want.includes(f) || !have.includes(f) ||
+      (f) =>
+        !want.includes(f) ||
+        !have.includes(f) ||
         readFileSync(join(scratch, f), 'utf8') !== readFileSync(join(generatedDir, f), 'utf8'),
     );
     if (stale.length > 0) {

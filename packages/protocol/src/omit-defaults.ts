@@ -23,7 +23,8 @@ function strip(type: protobuf.Type, message: Message): Message {
   for (const field of type.fieldsArray) {
     const value = message[field.name];
     if (field.map) {
-      if (value !== null && typeof value === 'object' && Object.keys(value).length > 0) out[field.name] = value;
+      if (value !== null && typeof value === 'object' && Object.keys(value).length > 0)
+        out[field.name] = value;
     } else if (field.repeated) {
       if (Array.isArray(value) && value.length > 0) {
         out[field.name] =
@@ -32,7 +33,8 @@ function strip(type: protobuf.Type, message: Message): Message {
             : value;
       }
     } else if (field.resolvedType instanceof protobuf.Type) {
-      if (value !== undefined && value !== null) out[field.name] = strip(field.resolvedType, value as Message);
+      if (value !== undefined && value !== null)
+        out[field.name] = strip(field.resolvedType, value as Message);
     } else if (field.partOf !== null || !isZero(field, value)) {
       if (value !== undefined && value !== null) out[field.name] = value;
     }
@@ -46,11 +48,14 @@ export function omitProto3Defaults(definition: PackageDefinition, descriptorJson
   for (const [name, entry] of Object.entries(definition)) {
     if ('format' in entry) continue; // a message or enum, not a service
     const service = root.lookupService(name);
-    for (const [methodName, method] of Object.entries(entry as Record<string, MethodDefinition<Message, Message>>)) {
+    for (const [methodName, method] of Object.entries(
+      entry as Record<string, MethodDefinition<Message, Message>>,
+    )) {
       const reflected = service.methods[methodName];
       const requestType = reflected?.resolvedRequestType;
       const responseType = reflected?.resolvedResponseType;
-      if (!requestType || !responseType) throw new Error(`${name}/${methodName} is not resolved in the descriptor`);
+      if (!requestType || !responseType)
+        throw new Error(`${name}/${methodName} is not resolved in the descriptor`);
       const serializeRequest = method.requestSerialize;
       const serializeResponse = method.responseSerialize;
       method.requestSerialize = (message) => serializeRequest(strip(requestType, message));

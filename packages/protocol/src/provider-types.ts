@@ -1,6 +1,9 @@
 // Message and service types of the provider protocol (package v1alpha1). `X` is what a sender may pass;
 // `X__Output` is what a receiver gets (defaults filled in).
-export type { CSIDriverProviderClient, CSIDriverProviderHandlers } from './generated/types/v1alpha1/CSIDriverProvider.js';
+export type {
+  CSIDriverProviderClient,
+  CSIDriverProviderHandlers,
+} from './generated/types/v1alpha1/CSIDriverProvider.js';
 export type { Error, Error__Output } from './generated/types/v1alpha1/Error.js';
 export type { File, File__Output } from './generated/types/v1alpha1/File.js';
 export type { MountRequest, MountRequest__Output } from './generated/types/v1alpha1/MountRequest.js';

@@ -160,7 +160,9 @@ const cases: WireCase[] = [
     service: 'csi.v1.Node',
     method: 'NodeGetCapabilities',
     direction: 'response',
-    message: { capabilities: [{ rpc: { type: 'STAGE_UNSTAGE_VOLUME' } }, { rpc: { type: 'VOLUME_MOUNT_GROUP' } }] },
+    message: {
+      capabilities: [{ rpc: { type: 'STAGE_UNSTAGE_VOLUME' } }, { rpc: { type: 'VOLUME_MOUNT_GROUP' } }],
+    },
   },
   {
     golden: 'csi.v1.NodeGetInfoResponse',
@@ -215,8 +217,7 @@ const cases: WireCase[] = [
 
 function methodOf(service: string, method: string): MethodDefinition<object, object> {
   const definition = loadProtocol().packageDefinition[service] as
-    | Record<string, MethodDefinition<object, object>>
-    | undefined;
+    Record<string, MethodDefinition<object, object>> | undefined;
   const found = definition?.[method];
   if (found === undefined) throw new Error(`${service}/${method} is not in the protocol`);
   return found;

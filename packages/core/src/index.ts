@@ -1,0 +1,6 @@
+export * from './errors.js';
+export { formatDuration, parseDuration } from './duration.js';
+export * from './spc/index.js';
+export * from './rotation/index.js';
+export * from './logging/index.js';
+export * from './metrics/index.js';

@@ -1,0 +1,10 @@
+export {
+  createLogger,
+  silentLogger,
+  type LogFields,
+  type LogFormat,
+  type LogLevel,
+  type Logger,
+  type LoggerOptions,
+} from './logger.js';
+export { REDACTED, SecretValues, isSecretKey, redactValue } from './redact.js';
