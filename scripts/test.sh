@@ -19,7 +19,7 @@ status=${PIPESTATUS[0]}
 set -e
 
 # mocha prints "N passing", "N failing" and "N pending" per package; turbo replays them for cached runs too.
-total() { grep -Eo "[0-9]+ $1" "$log" | awk '{ s += $1 } END { print s + 0 }'; }
+total() { { grep -Eo "[0-9]+ $1" "$log" || true; } | awk '{ s += $1 } END { print s + 0 }'; }
 passed="$(total passing)"
 failed="$(total failing)"
 skipped="$(total pending)"
