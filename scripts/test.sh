@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine (Node 24 and pnpm from the npm registry if missing, dependencies from the lockfile)
-# and runs every check: generated code up to date, formatting, typecheck, lint, and the tests with coverage.
+# builds or reuses the real test world (scripts/test-world/build.sh), and runs every check: generated code up
+# to date, formatting, typecheck, lint, and the tests with coverage.
 # This is the README's test command and what .ci/run calls. It ends with one line that totals the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,10 @@ echo "test: node $(node --version), pnpm $(pnpm --version)"
 
 pnpm install --frozen-lockfile --prefer-offline
 pnpm run format:check
+
+# The real test world (etcd, kube-apiserver, kube-controller-manager, csi-sanity) is built from Go modules once
+# and cached by version; later runs reuse it in seconds.
+bash scripts/test-world/build.sh
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

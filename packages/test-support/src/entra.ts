@@ -1,0 +1,325 @@
+/**
+ * TEST INFRASTRUCTURE, not product code: a small stand-in for Microsoft Entra ID (Azure AD) so the real
+ * @azure/identity credentials can get tokens on a machine without the internet.
+ *
+ * It serves, over HTTPS with the test CA:
+ * - `GET /<tenant>/v2.0/.well-known/openid-configuration` (what MSAL reads with `disableInstanceDiscovery`),
+ * - `POST /<tenant>/oauth2/v2.0/token` for the client-credentials grant with a client secret (service
+ *   principal) or a client assertion (workload identity: a Kubernetes service-account token, whose signature,
+ *   issuer, subject and audience are checked against a registered federated credential),
+ * and over plain HTTP on a second port the IMDS managed-identity route
+ * `GET /metadata/identity/oauth2/token` (header `Metadata: true`), for system- and user-assigned identities.
+ *
+ * Every request is recorded, and failures (for example 429 with Retry-After) can be queued, so tests can
+ * count token requests and exercise throttling.
+ */
+import { createHmac, createVerify, randomBytes, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+export interface ServicePrincipal {
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+export interface FederatedCredential {
+  readonly tenantId: string;
+  readonly clientId: string;
+  /** The service-account token issuer (the API server's --service-account-issuer). */
+  readonly issuer: string;
+  /** `system:serviceaccount:<namespace>:<name>` */
+  readonly subject: string;
+  /** Defaults to api://AzureADTokenExchange. */
+  readonly audience?: string;
+}
+
+export interface ManagedIdentity {
+  /** Undefined for the system-assigned identity. */
+  readonly clientId?: string;
+  readonly tenantId: string;
+}
+
+export interface TokenRequestRecord {
+  readonly kind: 'client-secret' | 'client-assertion' | 'managed-identity';
+  readonly tenantId: string;
+  readonly clientId: string | undefined;
+  readonly scopeOrResource: string;
+  readonly status: number;
+}
+
+export interface QueuedFailure {
+  readonly status: number;
+  readonly retryAfterSeconds?: number;
+}
+
+export interface TokenEndpoint {
+  /** https://localhost:<port>, the `authorityHost` for @azure/identity. */
+  readonly authorityHost: string;
+  /** http://127.0.0.1:<port>, the IMDS host for managed identity. */
+  readonly imdsEndpoint: string;
+  readonly requests: readonly TokenRequestRecord[];
+  addServicePrincipal(principal: ServicePrincipal): void;
+  addFederatedCredential(credential: FederatedCredential): void;
+  addManagedIdentity(identity: ManagedIdentity): void;
+  /** The next token requests fail with these statuses, in order. */
+  queueFailures(...failures: QueuedFailure[]): void;
+  /** Reads the claims of an access token this endpoint issued (tests check what the provider presented). */
+  decodeAccessToken(token: string): Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+export interface TokenEndpointOptions {
+  readonly certPath: string;
+  readonly keyPath: string;
+  /** PEM public keys that may sign client assertions (the API server's service-account keys). */
+  readonly assertionPublicKeyPaths?: readonly string[];
+  readonly tokenLifetimeSeconds?: number;
+}
+
+const base64url = (input: Buffer | string) => Buffer.from(input).toString('base64url');
+
+export async function startTokenEndpoint(options: TokenEndpointOptions): Promise<TokenEndpoint> {
+  const signingKey = randomBytes(32);
+  const principals: ServicePrincipal[] = [];
+  const federated: FederatedCredential[] = [];
+  const identities: ManagedIdentity[] = [];
+  const requests: TokenRequestRecord[] = [];
+  const failures: QueuedFailure[] = [];
+  const assertionKeys = await Promise.all(
+    (options.assertionPublicKeyPaths ?? []).map((p) => readFile(p, 'utf8')),
+  );
+  const lifetime = options.tokenLifetimeSeconds ?? 3600;
+
+  const issueToken = (claims: Record<string, unknown>) => {
+    const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+    const now = Math.floor(Date.now() / 1000);
+    const body = base64url(
+      JSON.stringify({ ...claims, iat: now, nbf: now, exp: now + lifetime, jti: randomUUID() }),
+    );
+    const signature = createHmac('sha256', signingKey).update(`${header}.${body}`).digest('base64url');
+    return `${header}.${body}.${signature}`;
+  };
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  };
+
+  const takeFailure = (res: ServerResponse): QueuedFailure | undefined => {
+    const failure = failures.shift();
+    if (failure === undefined) return undefined;
+    send(
+      res,
+      failure.status,
+      {
+        error: failure.status === 429 ? 'too_many_requests' : 'server_error',
+        error_description: 'injected by the test',
+      },
+      failure.retryAfterSeconds !== undefined ? { 'retry-after': String(failure.retryAfterSeconds) } : {},
+    );
+    return failure;
+  };
+
+  let authorityHost = '';
+
+  const handleAuthority = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', authorityHost);
+    const [tenantId = '', ...rest] = url.pathname.split('/').filter(Boolean);
+    const path = rest.join('/');
+    if (req.method === 'GET' && path === 'v2.0/.well-known/openid-configuration') {
+      send(res, 200, {
+        issuer: `${authorityHost}/${tenantId}/v2.0`,
+        token_endpoint: `${authorityHost}/${tenantId}/oauth2/v2.0/token`,
+        authorization_endpoint: `${authorityHost}/${tenantId}/oauth2/v2.0/authorize`,
+        jwks_uri: `${authorityHost}/${tenantId}/discovery/v2.0/keys`,
+        response_types_supported: ['code', 'id_token', 'token'],
+        subject_types_supported: ['pairwise'],
+        id_token_signing_alg_values_supported: ['RS256'],
+        tenant_region_scope: null,
+      });
+      return;
+    }
+    if (req.method === 'POST' && path === 'oauth2/v2.0/token') {
+      const form = new URLSearchParams(await readBody(req));
+      const clientId = form.get('client_id') ?? undefined;
+      const scope = form.get('scope') ?? '';
+      const assertion = form.get('client_assertion');
+      const kind = assertion !== null ? 'client-assertion' : 'client-secret';
+      const record = (status: number) =>
+        requests.push({ kind, tenantId, clientId, scopeOrResource: scope, status });
+      const failure = takeFailure(res);
+      if (failure !== undefined) {
+        record(failure.status);
+        return;
+      }
+      if (form.get('grant_type') !== 'client_credentials') {
+        record(400);
+        send(res, 400, {
+          error: 'unsupported_grant_type',
+          error_description: 'only client_credentials is served',
+        });
+        return;
+      }
+      const problem =
+        assertion !== null
+          ? checkAssertion(assertion, tenantId, clientId, federated, assertionKeys)
+          : principals.some(
+                (p) =>
+                  p.tenantId === tenantId &&
+                  p.clientId === clientId &&
+                  p.clientSecret === form.get('client_secret'),
+              )
+            ? undefined
+            : 'AADSTS7000215: Invalid client secret provided.';
+      if (problem !== undefined) {
+        record(401);
+        send(res, 401, { error: 'invalid_client', error_description: problem });
+        return;
+      }
+      record(200);
+      const audience = scope.replace(/\/\.default$/, '').split(' ')[0] ?? '';
+      send(res, 200, {
+        token_type: 'Bearer',
+        expires_in: lifetime,
+        ext_expires_in: lifetime,
+        access_token: issueToken({ aud: audience, tid: tenantId, appid: clientId, grant: kind }),
+      });
+      return;
+    }
+    send(res, 404, { error: 'not_found', error_description: `no route ${req.method ?? ''} ${url.pathname}` });
+  };
+
+  const handleImds = (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // MSAL asks for the path with a trailing slash; real IMDS answers both.
+    if (url.pathname.replace(/\/$/, '') !== '/metadata/identity/oauth2/token') {
+      send(res, 404, { error: 'not_found' });
+      return;
+    }
+    const clientId = url.searchParams.get('client_id') ?? undefined;
+    const resource = url.searchParams.get('resource') ?? '';
+    const identity = identities.find((i) => i.clientId === clientId);
+    const record = (status: number) =>
+      requests.push({
+        kind: 'managed-identity',
+        tenantId: identity?.tenantId ?? '',
+        clientId,
+        scopeOrResource: resource,
+        status,
+      });
+    if (req.headers.metadata !== 'true') {
+      record(400);
+      send(res, 400, {
+        error: 'invalid_request',
+        error_description: 'Required metadata header not specified',
+      });
+      return;
+    }
+    const failure = takeFailure(res);
+    if (failure !== undefined) {
+      record(failure.status);
+      return;
+    }
+    if (identity === undefined) {
+      record(400);
+      send(res, 400, { error: 'invalid_request', error_description: 'Identity not found' });
+      return;
+    }
+    record(200);
+    const now = Math.floor(Date.now() / 1000);
+    send(res, 200, {
+      token_type: 'Bearer',
+      access_token: issueToken({
+        aud: resource,
+        tid: identity.tenantId,
+        appid: clientId ?? 'system-assigned',
+        grant: 'managed-identity',
+      }),
+      expires_in: String(lifetime),
+      expires_on: String(now + lifetime),
+      resource,
+    });
+  };
+
+  const [cert, key] = await Promise.all([readFile(options.certPath), readFile(options.keyPath)]);
+  const https = createHttpsServer({ cert, key }, (req, res) => {
+    handleAuthority(req, res).catch((error: unknown) => {
+      send(res, 500, { error: 'server_error', error_description: String(error) });
+    });
+  });
+  const http = createHttpServer(handleImds);
+  await Promise.all([
+    new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve)),
+    new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve)),
+  ]);
+  authorityHost = `https://localhost:${(https.address() as AddressInfo).port}`;
+
+  return {
+    authorityHost,
+    imdsEndpoint: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    requests,
+    addServicePrincipal: (p) => principals.push(p),
+    addFederatedCredential: (c) => federated.push(c),
+    addManagedIdentity: (i) => identities.push(i),
+    queueFailures: (...f) => failures.push(...f),
+    decodeAccessToken(token) {
+      const [header = '', body = '', signature = ''] = token.split('.');
+      const expected = createHmac('sha256', signingKey).update(`${header}.${body}`).digest('base64url');
+      if (signature !== expected) throw new Error('not an access token issued by this endpoint');
+      return JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Record<string, unknown>;
+    },
+    async stop() {
+      https.closeAllConnections();
+      http.closeAllConnections();
+      await Promise.all([
+        new Promise((resolve) => https.close(resolve)),
+        new Promise((resolve) => http.close(resolve)),
+      ]);
+    },
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Checks a workload-identity client assertion; returns what is wrong, or undefined when it is good. */
+function checkAssertion(
+  assertion: string,
+  tenantId: string,
+  clientId: string | undefined,
+  federated: readonly FederatedCredential[],
+  publicKeys: readonly string[],
+): string | undefined {
+  const [header = '', body = '', signature = ''] = assertion.split('.');
+  let claims: { iss?: unknown; sub?: unknown; aud?: unknown; exp?: unknown };
+  try {
+    claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as typeof claims;
+  } catch {
+    return 'AADSTS50027: JWT token is invalid or malformed.';
+  }
+  const signed = publicKeys.some((key) =>
+    createVerify('RSA-SHA256').update(`${header}.${body}`).verify(key, Buffer.from(signature, 'base64url')),
+  );
+  if (!signed) return 'AADSTS700027: Client assertion contains an invalid signature.';
+  if (typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now()) {
+    return 'AADSTS700024: Client assertion is not within its valid time range.';
+  }
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  const match = federated.find(
+    (f) =>
+      f.tenantId === tenantId &&
+      f.clientId === clientId &&
+      f.issuer === claims.iss &&
+      f.subject === claims.sub &&
+      audiences.includes(f.audience ?? 'api://AzureADTokenExchange'),
+  );
+  return match === undefined
+    ? `AADSTS70021: No matching federated identity record found for presented assertion issuer '${String(claims.iss)}' and subject '${String(claims.sub)}'.`
+    : undefined;
+}

@@ -1,0 +1,408 @@
+#!/usr/bin/env bash
+# Build and cache the binaries of the real test world (issue 3, phase 1).
+#
+#   bash scripts/test-world/build.sh [options] [COMPONENT...]
+#
+# Components:
+#   kube-apiserver, kube-controller-manager, kubelet   k8s.io/kubernetes (kube/go.mod)
+#   etcd                                               go.etcd.io/etcd/server/v3 (etcd/go.mod)
+#   csi-sanity                                         github.com/kubernetes-csi/csi-test/v5
+#   lowkey-vault                                       Lowkey Vault jar from Maven Central
+# Groups: "default" (kube-apiserver kube-controller-manager etcd csi-sanity),
+#         "all" (every component).
+#
+# Options:
+#   --force                 rebuild the named components even if cached
+#   --print-manifest-path   print where the manifest for these pins lives; build nothing
+#   -h, --help              this text
+#
+# Environment:
+#   SSCSI_TEST_WORLD_CACHE  cache root (default: $HOME/.cache/secrets-store-csi/test-world)
+#   LOWKEY_VAULT_JAVA       java binary to run Lowkey Vault with (default: first java
+#                           on the machine whose major version is >= LOWKEY_VAULT_JAVA_MIN)
+#
+# Sources: only the Go module proxy and Maven Central (through `go` and `mvn`).
+# Nothing else is downloaded; Go toolchain downloads are disabled.
+#
+# Output: each artifact lives under a directory keyed by its pinned version and the Go
+# toolchain, so only the first run pays. At the end the script writes
+#   <cache>/worlds/<key>/manifest.json   (read by the TypeScript harness)
+#   <cache>/worlds/<key>/paths.env       (same, as shell variables)
+# listing every artifact of these pins that is present in the cache, and prints
+# SSCSI_TEST_WORLD_MANIFEST=<path> as its last line.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+source "$HERE/versions.env"
+
+CACHE="${SSCSI_TEST_WORLD_CACHE:-$HOME/.cache/secrets-store-csi/test-world}"
+
+ALL_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity lowkey-vault)
+DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager etcd csi-sanity)
+
+log() { printf '[test-world] %s\n' "$*" >&2; }
+die() { printf '[test-world] error: %s\n' "$*" >&2; exit 1; }
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+
+# ---------------------------------------------------------------- arguments
+FORCE=0
+PRINT_MANIFEST_PATH=0
+REQUESTED=()
+while (($#)); do
+  case "$1" in
+    --force) FORCE=1 ;;
+    --print-manifest-path) PRINT_MANIFEST_PATH=1 ;;
+    -h | --help) usage; exit 0 ;;
+    default) REQUESTED+=("${DEFAULT_COMPONENTS[@]}") ;;
+    all) REQUESTED+=("${ALL_COMPONENTS[@]}") ;;
+    -*) die "unknown option: $1 (see --help)" ;;
+    *)
+      found=0
+      for c in "${ALL_COMPONENTS[@]}"; do [[ "$1" == "$c" ]] && found=1; done
+      ((found)) || die "unknown component: $1 (known: ${ALL_COMPONENTS[*]}, default, all)"
+      REQUESTED+=("$1")
+      ;;
+  esac
+  shift
+done
+((${#REQUESTED[@]})) || REQUESTED=("${DEFAULT_COMPONENTS[@]}")
+
+wants() {
+  local c
+  for c in "${REQUESTED[@]}"; do
+    if [[ "$c" == "$1" ]]; then return 0; fi
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- toolchains
+version_ge() { # version_ge A B: A >= B (dotted numbers)
+  [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" == "$2" ]]
+}
+
+# Never let `go` fetch another toolchain, and ignore any go.work above us.
+export GOTOOLCHAIN=local GOWORK=off
+
+GO_VERSION=""
+require_go() {
+  [[ -n "$GO_VERSION" ]] && return 0
+  command -v go >/dev/null 2>&1 ||
+    die "Go toolchain not found: install Go ${GO_MIN_VERSION}+ (tried: go version)"
+  local v
+  v="$(go env GOVERSION 2>/dev/null)" ||
+    die "Go toolchain not usable: install Go ${GO_MIN_VERSION}+ (tried: go env GOVERSION)"
+  v="${v#go}"
+  v="${v%%[-+ ]*}"
+  version_ge "$v" "$GO_MIN_VERSION" ||
+    die "Go ${v} is too old: install Go ${GO_MIN_VERSION}+ (tried: go version; toolchain downloads are disabled)"
+  GO_VERSION="go${v}"
+}
+
+java_major() { # java_major /path/to/java -> 17, 25, ...
+  local line
+  line="$("$1" -version 2>&1 | head -n1)" || return 1
+  line="${line#*version \"}"
+  line="${line%%\"*}"
+  line="${line#1.}" # 1.8.0_x -> 8.0_x
+  printf '%s\n' "${line%%[.+_-]*}"
+}
+
+LOWKEY_JAVA=""
+find_java() {
+  [[ -n "$LOWKEY_JAVA" ]] && return 0
+  local tried=() cand m
+  local candidates=()
+  [[ -n "${LOWKEY_VAULT_JAVA:-}" ]] && candidates+=("$LOWKEY_VAULT_JAVA")
+  [[ -n "${JAVA_HOME:-}" ]] && candidates+=("$JAVA_HOME/bin/java")
+  command -v java >/dev/null 2>&1 && candidates+=("$(readlink -f "$(command -v java)")")
+  for cand in /usr/lib/jvm/*/bin/java; do [[ -e "$cand" ]] && candidates+=("$cand"); done
+  for cand in "${candidates[@]}"; do
+    tried+=("$cand -version")
+    [[ -x "$cand" ]] || continue
+    m="$(java_major "$cand" 2>/dev/null)" || continue
+    if [[ "$m" =~ ^[0-9]+$ ]] && ((m >= LOWKEY_VAULT_JAVA_MIN)); then
+      LOWKEY_JAVA="$(readlink -f "$cand")"
+      return 0
+    fi
+  done
+  if ((${#tried[@]} == 0)); then
+    die "Java not found: Lowkey Vault ${LOWKEY_VAULT_VERSION} needs Java ${LOWKEY_VAULT_JAVA_MIN}+ (tried: java -version)"
+  fi
+  die "no Java ${LOWKEY_VAULT_JAVA_MIN}+ found for Lowkey Vault ${LOWKEY_VAULT_VERSION}; set LOWKEY_VAULT_JAVA (tried: ${tried[*]})"
+}
+
+require_mvn() {
+  command -v mvn >/dev/null 2>&1 ||
+    die "Maven not found: install Maven (apt-get install maven) to fetch Lowkey Vault from Maven Central (tried: mvn -v)"
+}
+
+# ---------------------------------------------------------------- pins vs wrapper modules
+gomod_require_version() { # gomod_require_version go.mod module -> version
+  awk -v m="$2" '($1 == m && $2 ~ /^v/) { print $2; exit } ($1 == "require" && $2 == m) { print $3; exit }' "$1"
+}
+
+check_kube_pins() {
+  local mod="$HERE/kube/go.mod" got staging want_staging bad=()
+  got="$(gomod_require_version "$mod" k8s.io/kubernetes)"
+  [[ "$got" == "$KUBE_VERSION" ]] ||
+    die "kube/go.mod requires k8s.io/kubernetes ${got:-<none>} but versions.env pins KUBE_VERSION=$KUBE_VERSION"
+  want_staging="v0.${KUBE_VERSION#v1.}"
+  while read -r staging; do
+    [[ "$staging" == "$want_staging" ]] || bad+=("$staging")
+  done < <(awk '$1 ~ /^k8s\.io\// && $2 == "=>" { print $4 }' "$mod")
+  ((${#bad[@]} == 0)) ||
+    die "kube/go.mod replaces staging modules with ${bad[*]}; every one must be $want_staging for KUBE_VERSION=$KUBE_VERSION"
+}
+
+check_etcd_pins() {
+  local got
+  got="$(gomod_require_version "$HERE/etcd/go.mod" go.etcd.io/etcd/server/v3)"
+  [[ "$got" == "$ETCD_VERSION" ]] ||
+    die "etcd/go.mod requires go.etcd.io/etcd/server/v3 ${got:-<none>} but versions.env pins ETCD_VERSION=$ETCD_VERSION"
+}
+
+short_hash() { cat "$@" | sha256sum | cut -c1-12; }
+
+# ---------------------------------------------------------------- layout
+# Directory of each artifact group; keyed by pin, toolchain and wrapper go.sum.
+kube_dir() { printf '%s/kube/%s_%s_%s\n' "$CACHE" "$KUBE_VERSION" "$GO_VERSION" "$(short_hash "$HERE/kube/go.mod" "$HERE/kube/go.sum")"; }
+etcd_dir() { printf '%s/etcd/%s_%s_%s\n' "$CACHE" "$ETCD_VERSION" "$GO_VERSION" "$(short_hash "$HERE/etcd/go.mod" "$HERE/etcd/go.sum")"; }
+csi_dir() { printf '%s/csi-sanity/%s_%s\n' "$CACHE" "$CSI_TEST_VERSION" "$GO_VERSION"; }
+lowkey_dir() { printf '%s/lowkey-vault/%s\n' "$CACHE" "$LOWKEY_VAULT_VERSION"; }
+lowkey_jar() { printf '%s/%s-%s.jar\n' "$(lowkey_dir)" "$LOWKEY_VAULT_ARTIFACT" "$LOWKEY_VAULT_VERSION"; }
+
+artifact_path() {
+  case "$1" in
+    kube-apiserver | kube-controller-manager | kubelet) printf '%s/bin/%s\n' "$(kube_dir)" "$1" ;;
+    etcd) printf '%s/bin/etcd\n' "$(etcd_dir)" ;;
+    csi-sanity) printf '%s/bin/csi-sanity\n' "$(csi_dir)" ;;
+    lowkey-vault) lowkey_jar ;;
+  esac
+}
+
+world_key() {
+  short_hash "$HERE/versions.env" "$HERE/kube/go.mod" "$HERE/kube/go.sum" \
+    "$HERE/etcd/go.mod" "$HERE/etcd/go.sum" <(printf '%s\n' "$GO_VERSION")
+}
+
+# ---------------------------------------------------------------- builders
+TMP_DIRS=()
+cleanup() { local d; for d in "${TMP_DIRS[@]}"; do rm -rf "$d"; done; }
+trap cleanup EXIT
+
+TMP=""
+new_tmp() { # sets TMP to a scratch dir inside the cache (same filesystem, so mv is atomic)
+  mkdir -p "$CACHE/.tmp"
+  TMP="$(mktemp -d "$CACHE/.tmp/build.XXXXXX")"
+  TMP_DIRS+=("$TMP")
+}
+
+install_artifact() { # install_artifact built final
+  mkdir -p "$(dirname "$2")"
+  mv -f "$1" "$2"
+}
+
+TIMINGS=()
+timed() { # timed NAME cmd...
+  local name="$1" start end
+  shift
+  start=$SECONDS
+  "$@"
+  end=$SECONDS
+  TIMINGS+=("$name: built in $((end - start))s")
+  log "$name: built in $((end - start))s"
+}
+
+kube_ldflags() {
+  local ver="$KUBE_VERSION" major minor build_date pkg flags=()
+  major="${ver#v}"
+  major="${major%%.*}"
+  minor="${ver#v*.}"
+  minor="${minor%%.*}"
+  # Commit time of the release, as recorded by the module proxy (reproducible).
+  build_date="$(cd "$HERE/kube" && go list -m -f '{{if .Time}}{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes)"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=("-X" "$pkg.gitVersion=$ver"
+      "-X" "$pkg.gitMajor=$major"
+      "-X" "$pkg.gitMinor=$minor"
+      "-X" "$pkg.gitTreeState=archive"
+      "-X" "$pkg.buildDate=${build_date:-1970-01-01T00:00:00Z}")
+  done
+  printf '%s ' -s -w "${flags[@]}"
+}
+
+build_kube() { # build_kube COMPONENT
+  local name="$1" out tmp cgo=0 tags="selinux,notest,grpcnotrace"
+  out="$(artifact_path "$name")"
+  # Upstream links these statically; kubelet is built with cgo like upstream.
+  [[ "$name" == kubelet ]] && cgo=1
+  new_tmp
+  tmp="$TMP"
+  log "$name: building k8s.io/kubernetes/cmd/$name@$KUBE_VERSION (CGO_ENABLED=$cgo)"
+  (cd "$HERE/kube" && CGO_ENABLED=$cgo go build -mod=readonly -trimpath -tags "$tags" \
+    -ldflags "$(kube_ldflags)" -o "$tmp/$name" "k8s.io/kubernetes/cmd/$name")
+  install_artifact "$tmp/$name" "$out"
+}
+
+build_etcd() {
+  local out tmp
+  out="$(artifact_path etcd)"
+  new_tmp
+  tmp="$TMP"
+  log "etcd: building go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  (cd "$HERE/etcd" && CGO_ENABLED=0 go build -mod=readonly -trimpath \
+    -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=module-$ETCD_VERSION" \
+    -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
+  install_artifact "$tmp/etcd" "$out"
+}
+
+build_csi_sanity() {
+  local out tmp
+  out="$(artifact_path csi-sanity)"
+  new_tmp
+  tmp="$TMP"
+  log "csi-sanity: installing github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@$CSI_TEST_VERSION"
+  (cd "$tmp" && GOBIN="$tmp/bin" CGO_ENABLED=0 GOFLAGS= go install -trimpath \
+    -ldflags "-s -w -X main.VERSION=$CSI_TEST_VERSION" \
+    "github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@$CSI_TEST_VERSION")
+  install_artifact "$tmp/bin/csi-sanity" "$out"
+}
+
+fetch_lowkey_vault() {
+  local out tmp coords mvnlog
+  out="$(artifact_path lowkey-vault)"
+  new_tmp
+  tmp="$TMP"
+  coords="$LOWKEY_VAULT_GROUP:$LOWKEY_VAULT_ARTIFACT:$LOWKEY_VAULT_VERSION:jar"
+  mvnlog="$tmp/mvn.log"
+  log "lowkey-vault: fetching $coords from Maven Central"
+  if ! (cd "$tmp" && mvn -B -q \
+    "org.apache.maven.plugins:maven-dependency-plugin:${MAVEN_DEPENDENCY_PLUGIN_VERSION}:copy" \
+    "-Dartifact=$coords" "-DoutputDirectory=$tmp/out" -Dmdep.useBaseVersion=true) >"$mvnlog" 2>&1; then
+    grep -E '\[ERROR\]' "$mvnlog" | head -n 5 >&2 || tail -n 20 "$mvnlog" >&2
+    die "could not fetch $coords from Maven Central (see the Maven errors above)"
+  fi
+  [[ -s "$tmp/out/$LOWKEY_VAULT_ARTIFACT-$LOWKEY_VAULT_VERSION.jar" ]] ||
+    die "Maven reported success but $LOWKEY_VAULT_ARTIFACT-$LOWKEY_VAULT_VERSION.jar is missing"
+  install_artifact "$tmp/out/$LOWKEY_VAULT_ARTIFACT-$LOWKEY_VAULT_VERSION.jar" "$out"
+}
+
+# ---------------------------------------------------------------- manifest
+json_str() { # minimal JSON string escaping (paths and versions only)
+  local s="$1"
+  s="${s//\\/\\\\}"
+  s="${s//\"/\\\"}"
+  printf '"%s"' "$s"
+}
+
+write_manifest() {
+  local dir="$1" c p first=1 env_name lowkey_java=""
+  mkdir -p "$dir"
+  local json="$dir/manifest.json.tmp" envf="$dir/paths.env.tmp"
+  {
+    printf '{\n'
+    printf '  "schema": 1,\n'
+    printf '  "key": %s,\n' "$(json_str "$(basename "$dir")")"
+    printf '  "cacheDir": %s,\n' "$(json_str "$CACHE")"
+    printf '  "versions": {\n'
+    printf '    "kubernetes": %s,\n' "$(json_str "$KUBE_VERSION")"
+    printf '    "etcd": %s,\n' "$(json_str "$ETCD_VERSION")"
+    printf '    "csiTest": %s,\n' "$(json_str "$CSI_TEST_VERSION")"
+    printf '    "lowkeyVault": %s,\n' "$(json_str "$LOWKEY_VAULT_VERSION")"
+    printf '    "go": %s\n' "$(json_str "$GO_VERSION")"
+    printf '  },\n'
+    printf '  "artifacts": {'
+    for c in "${ALL_COMPONENTS[@]}"; do
+      p="$(artifact_path "$c")"
+      [[ -s "$p" ]] || continue
+      ((first)) || printf ','
+      first=0
+      printf '\n    %s: %s' "$(json_str "$c")" "$(json_str "$p")"
+    done
+    printf '\n  }'
+    if [[ -s "$(lowkey_jar)" && -s "$(lowkey_dir)/java" ]]; then
+      lowkey_java="$(cat "$(lowkey_dir)/java")"
+      printf ',\n  "lowkeyVaultJava": %s' "$(json_str "$lowkey_java")"
+    fi
+    printf '\n}\n'
+  } >"$json"
+  {
+    printf '# Generated by scripts/test-world/build.sh; do not edit.\n'
+    printf 'SSCSI_TEST_WORLD_KUBE_VERSION=%q\n' "$KUBE_VERSION"
+    printf 'SSCSI_TEST_WORLD_ETCD_VERSION=%q\n' "$ETCD_VERSION"
+    for c in "${ALL_COMPONENTS[@]}"; do
+      p="$(artifact_path "$c")"
+      [[ -s "$p" ]] || continue
+      env_name="SSCSI_TEST_WORLD_$(printf '%s' "$c" | tr 'a-z-' 'A-Z_')"
+      printf '%s=%q\n' "$env_name" "$p"
+    done
+    if [[ -n "$lowkey_java" ]]; then
+      printf 'SSCSI_TEST_WORLD_LOWKEY_VAULT_JAVA=%q\n' "$lowkey_java"
+    fi
+  } >"$envf"
+  mv -f "$json" "$dir/manifest.json"
+  mv -f "$envf" "$dir/paths.env"
+}
+
+# ---------------------------------------------------------------- main
+require_go
+check_kube_pins
+check_etcd_pins
+WORLD_DIR="$CACHE/worlds/$(world_key)"
+
+if ((PRINT_MANIFEST_PATH)); then
+  printf '%s\n' "$WORLD_DIR/manifest.json"
+  exit 0
+fi
+
+if wants lowkey-vault; then
+  find_java
+  require_mvn
+fi
+
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+if ! flock -n 9; then
+  log "another build.sh holds $CACHE/.lock; waiting"
+  flock 9
+fi
+
+log "cache: $CACHE"
+log "pins: kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, csi-test $CSI_TEST_VERSION, lowkey-vault $LOWKEY_VAULT_VERSION; $GO_VERSION"
+total_start=$SECONDS
+for c in "${ALL_COMPONENTS[@]}"; do # fixed order, whatever the argument order
+  wants "$c" || continue
+  out="$(artifact_path "$c")"
+  if [[ -s "$out" && "$FORCE" == 0 ]]; then
+    log "$c: cached"
+    continue
+  fi
+  case "$c" in
+    kube-apiserver | kube-controller-manager | kubelet) timed "$c" build_kube "$c" ;;
+    etcd) timed etcd build_etcd ;;
+    csi-sanity) timed csi-sanity build_csi_sanity ;;
+    lowkey-vault) timed lowkey-vault fetch_lowkey_vault ;;
+  esac
+done
+
+if wants lowkey-vault && [[ -s "$(lowkey_jar)" ]]; then
+  # Remember which java runs the jar (the manifest reports it as lowkeyVaultJava).
+  printf '%s\n' "$LOWKEY_JAVA" >"$(lowkey_dir)/java"
+fi
+
+write_manifest "$WORLD_DIR"
+
+log "done in $((SECONDS - total_start))s"
+for t in "${TIMINGS[@]}"; do log "  $t"; done
+for c in "${ALL_COMPONENTS[@]}"; do
+  p="$(artifact_path "$c")"
+  if [[ -s "$p" ]]; then printf '  %-24s %s\n' "$c" "$p" >&2; fi
+done
+if [[ -s "$(lowkey_dir)/java" && -s "$(lowkey_jar)" ]]; then
+  printf '  %-24s %s\n' "lowkey-vault java" "$(cat "$(lowkey_dir)/java")" >&2
+fi
+printf '  %-24s %s\n' "manifest" "$WORLD_DIR/manifest.json" >&2
+printf '  %-24s %s\n' "paths.env" "$WORLD_DIR/paths.env" >&2
+printf 'SSCSI_TEST_WORLD_MANIFEST=%s\n' "$WORLD_DIR/manifest.json"
