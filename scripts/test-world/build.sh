@@ -33,7 +33,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=versions.env
+# shellcheck source=scripts/test-world/versions.env
 source "$HERE/versions.env"
 
 CACHE="${SSCSI_TEST_WORLD_CACHE:-$HOME/.cache/secrets-store-csi/test-world}"
@@ -114,10 +114,13 @@ find_java() {
   [[ -n "$LOWKEY_JAVA" ]] && return 0
   local tried=() cand m
   local candidates=()
-  [[ -n "${LOWKEY_VAULT_JAVA:-}" ]] && candidates+=("$LOWKEY_VAULT_JAVA")
-  [[ -n "${JAVA_HOME:-}" ]] && candidates+=("$JAVA_HOME/bin/java")
-  command -v java >/dev/null 2>&1 && candidates+=("$(readlink -f "$(command -v java)")")
-  for cand in /usr/lib/jvm/*/bin/java; do [[ -e "$cand" ]] && candidates+=("$cand"); done
+  if [[ -n "${LOWKEY_VAULT_JAVA:-}" ]]; then
+    candidates=("$LOWKEY_VAULT_JAVA") # an explicit choice is the only candidate
+  else
+    [[ -n "${JAVA_HOME:-}" ]] && candidates+=("$JAVA_HOME/bin/java")
+    command -v java >/dev/null 2>&1 && candidates+=("$(readlink -f "$(command -v java)")")
+    for cand in /usr/lib/jvm/*/bin/java; do [[ -e "$cand" ]] && candidates+=("$cand"); done
+  fi
   for cand in "${candidates[@]}"; do
     tried+=("$cand -version")
     [[ -x "$cand" ]] || continue
@@ -264,7 +267,7 @@ build_csi_sanity() {
   new_tmp
   tmp="$TMP"
   log "csi-sanity: installing github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@$CSI_TEST_VERSION"
-  (cd "$tmp" && GOBIN="$tmp/bin" CGO_ENABLED=0 GOFLAGS= go install -trimpath \
+  (cd "$tmp" && GOBIN="$tmp/bin" CGO_ENABLED=0 GOFLAGS='' go install -trimpath \
     -ldflags "-s -w -X main.VERSION=$CSI_TEST_VERSION" \
     "github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@$CSI_TEST_VERSION")
   install_artifact "$tmp/bin/csi-sanity" "$out"
@@ -278,10 +281,10 @@ fetch_lowkey_vault() {
   coords="$LOWKEY_VAULT_GROUP:$LOWKEY_VAULT_ARTIFACT:$LOWKEY_VAULT_VERSION:jar"
   mvnlog="$tmp/mvn.log"
   log "lowkey-vault: fetching $coords from Maven Central"
-  if ! (cd "$tmp" && mvn -B -q \
+  if ! (cd "$tmp" && mvn -B -q -U -Dstyle.color=never \
     "org.apache.maven.plugins:maven-dependency-plugin:${MAVEN_DEPENDENCY_PLUGIN_VERSION}:copy" \
     "-Dartifact=$coords" "-DoutputDirectory=$tmp/out" -Dmdep.useBaseVersion=true) >"$mvnlog" 2>&1; then
-    grep -E '\[ERROR\]' "$mvnlog" | head -n 5 >&2 || tail -n 20 "$mvnlog" >&2
+    grep -m 1 -E '\[ERROR\] (Failed|Could not)' "$mvnlog" >&2 || tail -n 20 "$mvnlog" >&2
     die "could not fetch $coords from Maven Central (see the Maven errors above)"
   fi
   [[ -s "$tmp/out/$LOWKEY_VAULT_ARTIFACT-$LOWKEY_VAULT_VERSION.jar" ]] ||

@@ -198,6 +198,7 @@ kapi GET /openid/v1/jwks | jq -c '[.keys[] | {kty, alg, kid}]'
 
 # ------------------------------------------------------------------ kube-controller-manager
 step "kube-controller-manager"
+# shellcheck disable=SC2054 # --controllers takes a comma-separated list
 KCM_ARGS=(
   --kubeconfig="$D/kcm.kubeconfig"
   --authentication-kubeconfig="$D/kcm.kubeconfig"

@@ -182,6 +182,8 @@ export async function startKubeControlPlane(dir: string, pki: TestPki): Promise<
         `--kubeconfig=${kcmKubeconfigPath}`,
         `--authentication-kubeconfig=${kcmKubeconfigPath}`,
         `--authorization-kubeconfig=${kcmKubeconfigPath}`,
+        `--client-ca-file=${pki.caCertPath}`,
+        '--authentication-skip-lookup=true',
         '--bind-address=127.0.0.1',
         `--secure-port=${kcmPort}`,
         `--cert-dir=${join(dir, 'kcm-certs')}`,
