@@ -14,12 +14,13 @@ import {
   CodedError,
   OS_TYPE,
   createMetricsRegistry,
+  defineDurationHistogram,
   isCodedError,
   silentLogger,
   type Logger,
 } from '@secrets-store-csi/core';
 import { PROVIDER_API_VERSION, loadProtocol } from '@secrets-store-csi/protocol';
-import { Histogram, type Registry } from 'prom-client';
+import type { Histogram, Registry } from 'prom-client';
 import { runtimeNameOf, type SecretProvider } from './contract.js';
 import type { WireMountRequest } from './decode.js';
 import { grpcAddress, parseEndpoint, removeStaleSocket, type Endpoint } from './endpoint.js';
@@ -122,6 +123,17 @@ const goCodeNames: readonly string[] = [
   'Unauthenticated',
 ];
 
+/**
+ * The `grpc_message` label value. Upstream records the raw status message there, which has no bound and
+ * carries object names; we record the stable error code (or the status name when there is none), and ''
+ * for success as upstream does.
+ */
+function errorClassOf(status: { code: grpc.status; metadata?: grpc.Metadata | null }): string {
+  if (status.code === grpc.status.OK) return '';
+  const code = status.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
+  return typeof code === 'string' && code !== '' ? code : (goCodeNames[status.code] ?? String(status.code));
+}
+
 function requestInterceptor(
   logger: Logger,
   histogram: Histogram,
@@ -130,13 +142,14 @@ function requestInterceptor(
   return (method, call) => {
     const start = process.hrtime.bigint();
     let recorded = false;
-    const record = (code: grpc.status, message: string) => {
+    // The log line keeps the (redacted) message; the metric label gets a bounded error class instead.
+    const record = (code: grpc.status, message: string, errorClass: string) => {
       if (recorded) return;
       recorded = true;
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const grpcCode = goCodeNames[code] ?? String(code);
       histogram.observe(
-        { grpc_method: method.path, grpc_code: grpcCode, grpc_message: message, ...fixedLabels },
+        { grpc_method: method.path, grpc_code: grpcCode, grpc_message: errorClass, ...fixedLabels },
         seconds,
       );
       logger.debug('gRPC response', {
@@ -156,13 +169,12 @@ function requestInterceptor(
       start: (next) => {
         next({
           onCancel: () => {
-            record(grpc.status.CANCELLED, 'context canceled');
+            record(grpc.status.CANCELLED, 'context canceled', 'context canceled');
           },
         });
       },
       sendStatus: (status, next) => {
-        // grpc-js says "OK" where Go leaves the message of a success empty.
-        record(status.code, status.code === grpc.status.OK ? '' : status.details);
+        record(status.code, status.code === grpc.status.OK ? '' : status.details, errorClassOf(status));
         next(status);
       },
     });
@@ -178,13 +190,13 @@ export async function serve(provider: SecretProvider, options: ServeOptions): Pr
   const registry = options.registry ?? createMetricsRegistry();
   const histogram =
     (registry.getSingleMetric('grpc_request') as Histogram | undefined) ??
-    new Histogram({
+    defineDurationHistogram(registry, {
       // Upstream's name, which has no unit suffix: dashboards query it as is.
       name: 'grpc_request',
+      upstreamNameWithoutUnit: true,
       help: 'Distribution of how long it took for the gRPC requests',
       labelNames: ['grpc_method', 'grpc_code', 'grpc_message', 'provider', 'os_type', 'service_name'],
-      buckets: [...GRPC_REQUEST_BUCKETS],
-      registers: [registry],
+      buckets: GRPC_REQUEST_BUCKETS,
     });
   const fixedLabels = {
     provider: provider.name,

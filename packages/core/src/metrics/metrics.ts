@@ -48,18 +48,24 @@ export function defineCounter<Label extends string>(
 
 export interface HistogramSpec<Label extends string> extends CounterSpec<Label> {
   readonly buckets: readonly number[];
+  /**
+   * Set only to keep an upstream name that has no unit (the Azure provider's `grpc_request`), because
+   * dashboards query it as is.
+   */
+  readonly upstreamNameWithoutUnit?: boolean;
 }
 
-/** Duration histograms: the name ends in `_seconds`, or `_sec` where upstream named it so. */
+/** Duration histograms (seconds): the name ends in `_seconds`, or `_sec` where upstream named it so. */
 export function defineDurationHistogram<Label extends string>(
   registry: Registry,
   spec: HistogramSpec<Label>,
 ): Histogram<Label> {
-  if (!metricName.test(spec.name) || !/_(seconds|sec)$/.test(spec.name)) {
+  const { upstreamNameWithoutUnit, ...options } = spec;
+  if (!metricName.test(spec.name) || (!upstreamNameWithoutUnit && !/_(seconds|sec)$/.test(spec.name))) {
     throw new RangeError(`duration histogram name "${spec.name}" must end in _seconds (or upstream's _sec)`);
   }
   return new Histogram({
-    ...spec,
+    ...options,
     labelNames: [...spec.labelNames],
     buckets: [...spec.buckets],
     registers: [registry],

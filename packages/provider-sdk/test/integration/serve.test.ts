@@ -345,7 +345,7 @@ describe('serve', () => {
     );
     expect(metrics).to.contain(
       'grpc_request_count{grpc_method="/v1alpha1.CSIDriverProvider/Mount",grpc_code="NotFound",' +
-        'grpc_message="failed to mount objects, error: object \\"x\\" not found",provider="fake"',
+        'grpc_message="ObjectNotFound",provider="fake"',
     );
     const buckets = [
       ...metrics.matchAll(

@@ -50,6 +50,27 @@ describe('metrics helpers', () => {
     ).to.throw('duration histogram name "rotation_ms" must end in _seconds');
   });
 
+  it('keeps a unit-less upstream name only when asked to', async () => {
+    const registry = createMetricsRegistry({ processMetrics: false });
+    const histogram = defineDurationHistogram(registry, {
+      name: 'grpc_request',
+      upstreamNameWithoutUnit: true,
+      help: 'h',
+      labelNames: [],
+      buckets: [1],
+    });
+    histogram.observe(0.5);
+    expect(await registry.metrics()).to.include('grpc_request_bucket{le="1"} 1');
+    expect(() =>
+      defineDurationHistogram(createMetricsRegistry({ processMetrics: false }), {
+        name: 'grpc_request',
+        help: 'h',
+        labelNames: [],
+        buckets: [1],
+      }),
+    ).to.throw('duration histogram name "grpc_request" must end in _seconds');
+  });
+
   it("accepts upstream's _sec histogram and records into its buckets", async () => {
     const registry = createMetricsRegistry({ processMetrics: false });
     const histogram = defineDurationHistogram(registry, {
