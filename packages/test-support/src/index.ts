@@ -1,6 +1,5 @@
 export { artifact, readManifest, type TestWorldManifest } from './binaries.js';
 export * from './entra.js';
-export { hostsFile, type HostsFile } from './hosts.js';
 export * from './kube.js';
 export * from './pki.js';
 export { freePort } from './ports.js';
