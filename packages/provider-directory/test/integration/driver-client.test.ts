@@ -204,7 +204,7 @@ describe('the directory provider, driven as the driver drives it', function () {
     expect([healthz.status, await healthz.text()]).to.deep.equal([200, 'ok']);
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     expect(metrics).to.match(
-      /grpc_request_count\{grpc_method="\/v1alpha1.CSIDriverProvider\/Mount",grpc_code="NotFound",grpc_message="failed to mount objects, error: object \\"missing\\" not found",provider="directory",os_type="linux",service_name="csi-secrets-store-provider-directory"\} 1/,
+      /grpc_request_count\{grpc_method="\/v1alpha1.CSIDriverProvider\/Mount",grpc_code="NotFound",grpc_message="ObjectNotFound",provider="directory",os_type="linux",service_name="csi-secrets-store-provider-directory"\} 1/,
     );
   });
 
