@@ -4,3 +4,5 @@ export * from './spc/index.js';
 export * from './rotation/index.js';
 export * from './logging/index.js';
 export * from './metrics/index.js';
+export * from './cli/flags.js';
+export * from './cli/endpoint.js';

@@ -34,7 +34,7 @@ export {
   type CacheStats,
   type CoalescingCacheOptions,
 } from './cache.js';
-export { parseEndpoint, type Endpoint } from './endpoint.js';
+export { parseEndpoint, type Endpoint } from '@secrets-store-csi/core';
 export {
   formatUsage,
   parseFlags,
@@ -42,7 +42,7 @@ export {
   type FlagSpecs,
   type FlagValue,
   type FlagValues,
-} from './flags.js';
+} from '@secrets-store-csi/core';
 export {
   DEFAULT_SHUTDOWN_TIMEOUT_IN_MS,
   ERROR_CODE_METADATA_KEY,

@@ -7,7 +7,13 @@
 import type { Writable } from 'node:stream';
 import { createLogger, type Logger } from '@secrets-store-csi/core';
 import { runtimeNameOf, type SecretProvider } from './contract.js';
-import { flagErrorCodes, formatUsage, parseFlags, type FlagSpecs, type FlagValues } from './flags.js';
+import {
+  flagErrorCodes,
+  formatUsage,
+  parseFlags,
+  type FlagSpecs,
+  type FlagValues,
+} from '@secrets-store-csi/core';
 import { DEFAULT_MAX_RESPONSE_SIZE_IN_BYTES } from './rules.js';
 import { serve, type ProviderServer } from './serve.js';
 

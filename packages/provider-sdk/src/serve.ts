@@ -23,7 +23,7 @@ import { PROVIDER_API_VERSION, loadProtocol } from '@secrets-store-csi/protocol'
 import type { Histogram, Registry } from 'prom-client';
 import { runtimeNameOf, type SecretProvider } from './contract.js';
 import type { WireMountRequest } from './decode.js';
-import { grpcAddress, parseEndpoint, removeStaleSocket, type Endpoint } from './endpoint.js';
+import { grpcAddress, parseEndpoint, removeStaleSocket, type Endpoint } from '@secrets-store-csi/core';
 import { isProviderError, type ProviderErrorKind } from './errors.js';
 import { checkHealth, healthHandlers, healthService } from './health.js';
 import { healthzHandler, listenHttp, metricsHandler, type HttpListener } from './http.js';

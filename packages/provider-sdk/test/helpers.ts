@@ -1,15 +1,4 @@
-import { execFile } from 'node:child_process';
 import type { LogFields, Logger } from '@secrets-store-csi/core';
-
-/** Leaves a socket file at `path` that no process listens on, as a provider killed with SIGKILL does. */
-export function leaveStaleSocket(path: string): Promise<void> {
-  const script = `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`;
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['-e', script], () => {
-      resolve();
-    });
-  });
-}
 
 export interface LogLine {
   readonly level: string;

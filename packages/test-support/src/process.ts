@@ -2,7 +2,7 @@
  * Starting and stopping the test world's servers. Every process started here is registered, so it is stopped
  * when the test run ends, fails or is interrupted (Ctrl-C), and readiness is polled, never slept on.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
@@ -150,4 +150,14 @@ export function explainMissingTool(error: unknown, tool: string, installHint: st
     return new Error(`${tool} not found: ${installHint} (tried: ${tried})`, { cause: error });
   }
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Leaves a socket file at `path` that no process listens on, as a provider killed with SIGKILL does. */
+export function leaveStaleSocket(path: string): Promise<void> {
+  const script = `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`;
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['-e', script], () => {
+      resolve();
+    });
+  });
 }

@@ -17,7 +17,8 @@ import {
   type CallOutcome,
   type FakeProviderServer,
 } from '../../src/testing/index.js';
-import { leaveStaleSocket, recordingLogger } from '../helpers.js';
+import { leaveStaleSocket } from '@secrets-store-csi/test-support';
+import { recordingLogger } from '../helpers.js';
 
 const text = (value: string) => new TextEncoder().encode(value);
 

@@ -4,7 +4,8 @@
  * `--name=false`, durations as Go writes them (`5s`, `1m30s`). Parsing stops at `--` or at the first
  * argument that is not a flag; providers take no positional arguments, so one is an error.
  */
-import { CodedError, parseDuration } from '@secrets-store-csi/core';
+import { CodedError } from '../errors.js';
+import { parseDuration } from '../duration.js';
 
 export type FlagSpec =
   | { readonly type: 'string'; readonly default: string; readonly usage: string }

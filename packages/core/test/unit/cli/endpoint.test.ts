@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { grpcAddress, parseEndpoint, removeStaleSocket } from '../../src/endpoint.js';
-import { leaveStaleSocket } from '../helpers.js';
+import { grpcAddress, parseEndpoint, removeStaleSocket } from '../../../src/cli/endpoint.js';
+import { leaveStaleSocket } from '@secrets-store-csi/test-support';
 
 describe('endpoints', () => {
   const parsed: readonly [string, ReturnType<typeof parseEndpoint>][] = [

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { formatUsage, parseFlags, type FlagSpecs } from '../../src/flags.js';
+import { formatUsage, parseFlags, type FlagSpecs } from '../../../src/cli/flags.js';
 
 const specs = {
   endpoint: { type: 'string', default: 'unix:///tmp/p.sock', usage: 'gRPC endpoint' },

@@ -7,7 +7,7 @@
 import { lstat, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { posix } from 'node:path';
-import { CodedError } from '@secrets-store-csi/core';
+import { CodedError } from '../errors.js';
 
 export type Endpoint =
   | { readonly kind: 'unix'; readonly path: string }
