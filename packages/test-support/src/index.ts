@@ -6,3 +6,4 @@ export { freePort } from './ports.js';
 export * from './process.js';
 export { trustCertificateAuthority } from './trust.js';
 export * from './world.js';
+export * from './kubelet.js';
