@@ -6,3 +6,4 @@ export * from './logging/index.js';
 export * from './metrics/index.js';
 export * from './cli/flags.js';
 export * from './cli/endpoint.js';
+export { goJsonStringMap } from './gojson.js';

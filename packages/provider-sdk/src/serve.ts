@@ -26,7 +26,7 @@ import type { WireMountRequest } from './decode.js';
 import { grpcAddress, parseEndpoint, removeStaleSocket, type Endpoint } from '@secrets-store-csi/core';
 import { isProviderError, type ProviderErrorKind } from './errors.js';
 import { checkHealth, healthHandlers, healthService } from './health.js';
-import { healthzHandler, listenHttp, metricsHandler, type HttpListener } from './http.js';
+import { healthzHandler, listenHttp, metricsHandler, type HttpListener } from '@secrets-store-csi/core';
 import { handleMount, type WireMountResponse } from './mount.js';
 import { DEFAULT_MAX_RESPONSE_SIZE_IN_BYTES } from './rules.js';
 
