@@ -1,0 +1,220 @@
+/**
+ * The gRPC client of the provider protocol, the driver's only transport towards providers. One client per
+ * provider socket, kept for the process lifetime as upstream does. Dialled as upstream dials: `unix:<path>`,
+ * authority `localhost` (providers may refuse anything else), the receive limit of
+ * `--max-call-recv-msg-size`, and UNAVAILABLE retried with backoff through the service config.
+ */
+import * as grpc from '@grpc/grpc-js';
+import {
+  loadProtocol,
+  PROVIDER_API_VERSION,
+  serviceNames,
+  type provider as wire,
+} from '@secrets-store-csi/protocol';
+import type { SecretProviderClassObject as ObjectVersion } from '@secrets-store-csi/core';
+import { DriverError, driverErrorCodes } from '../errors.js';
+import type { PayloadFile } from '../fs/payload.js';
+import { findProviderSocket, type ProviderDirectories } from './discovery.js';
+
+export interface ProviderMountResult {
+  /** Empty when the provider wrote the files itself (upstream's legacy mode). */
+  readonly files: readonly PayloadFile[];
+  readonly objectVersions: readonly ObjectVersion[];
+}
+
+export interface ProviderVersion {
+  readonly version: string;
+  readonly runtimeName: string;
+  readonly runtimeVersion: string;
+}
+
+/** The seam the publish flow calls; `FakeProviderClients` stands in for it in unit tests. */
+export interface ProviderClient {
+  mount(request: wire.MountRequest, options: { readonly deadline: Date }): Promise<ProviderMountResult>;
+  version(options: { readonly deadline: Date }): Promise<ProviderVersion>;
+}
+
+export interface ProviderClients {
+  /** The client of `provider`, found by socket; throws DriverError ProviderNotFound. */
+  get(provider: string): Promise<ProviderClient>;
+  /** Every client created so far, by provider name (for health checks). */
+  cached(): ReadonlyMap<string, ProviderClient>;
+  close(): void;
+}
+
+export interface GrpcProviderClientOptions {
+  /** `--max-call-recv-msg-size`. */
+  readonly maxReceiveMessageBytes: number;
+}
+
+/** Upstream's retry policy: 3 attempts, 1 s initial backoff up to 10 s, on UNAVAILABLE only. */
+export const PROVIDER_SERVICE_CONFIG = JSON.stringify({
+  methodConfig: [
+    {
+      name: [{ service: serviceNames.provider }],
+      waitForReady: true,
+      retryPolicy: {
+        maxAttempts: 3,
+        initialBackoff: '1s',
+        maxBackoff: '10s',
+        backoffMultiplier: 1.1,
+        retryableStatusCodes: ['UNAVAILABLE'],
+      },
+    },
+  ],
+});
+
+/** Go's names of gRPC status codes, for error texts shaped as upstream's (`rpc error: code = X desc = Y`). */
+const goCodeNames: Readonly<Record<number, string>> = {
+  1: 'Canceled',
+  2: 'Unknown',
+  3: 'InvalidArgument',
+  4: 'DeadlineExceeded',
+  5: 'NotFound',
+  6: 'AlreadyExists',
+  7: 'PermissionDenied',
+  8: 'ResourceExhausted',
+  9: 'FailedPrecondition',
+  10: 'Aborted',
+  11: 'OutOfRange',
+  12: 'Unimplemented',
+  13: 'Internal',
+  14: 'Unavailable',
+  15: 'DataLoss',
+  16: 'Unauthenticated',
+};
+
+export function goStatusText(code: number, details: string): string {
+  return `rpc error: code = ${goCodeNames[code] ?? `Code(${code})`} desc = ${details}`;
+}
+
+function isServiceError(error: unknown): error is grpc.ServiceError {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'number';
+}
+
+/** grpc-js words an over-limit response as `Received message larger than max (N vs. M)`. */
+function isReceiveLimitError(error: grpc.ServiceError): boolean {
+  return error.code === grpc.status.RESOURCE_EXHAUSTED && /larger than max/i.test(error.details);
+}
+
+export class GrpcProviderClient implements ProviderClient {
+  readonly #provider: string;
+  readonly #socketPath: string;
+  readonly #limit: number;
+  readonly #client: wire.CSIDriverProviderClient;
+
+  constructor(provider: string, socketPath: string, options: GrpcProviderClientOptions) {
+    this.#provider = provider;
+    this.#socketPath = socketPath;
+    this.#limit = options.maxReceiveMessageBytes;
+    this.#client = new (loadProtocol().provider.CSIDriverProvider)(
+      `unix:${socketPath}`,
+      grpc.credentials.createInsecure(),
+      {
+        'grpc.default_authority': 'localhost',
+        'grpc.max_receive_message_length': options.maxReceiveMessageBytes,
+        'grpc.service_config': PROVIDER_SERVICE_CONFIG,
+        'grpc.enable_retries': 1,
+      },
+    );
+  }
+
+  async mount(
+    request: wire.MountRequest,
+    options: { readonly deadline: Date },
+  ): Promise<ProviderMountResult> {
+    const response = await new Promise<wire.MountResponse__Output>((resolve, reject) => {
+      this.#client.Mount(request, { deadline: options.deadline }, (error, answer) => {
+        if (error) reject(this.#callError(error));
+        else if (answer === undefined) reject(this.#callError(new Error('empty response')));
+        else resolve(answer);
+      });
+    });
+    const errorCode = response.error?.code ?? '';
+    if (errorCode !== '') {
+      throw new DriverError(errorCode, `mount request failed with provider error code ${errorCode}`);
+    }
+    if (response.object_version.length === 0) {
+      throw new DriverError(driverErrorCodes.grpcProviderError, 'missing object versions');
+    }
+    return {
+      files: response.files.map((file) => ({ path: file.path, mode: file.mode, contents: file.contents })),
+      objectVersions: response.object_version.map(({ id, version }) => ({ id, version })),
+    };
+  }
+
+  async version(options: { readonly deadline: Date }): Promise<ProviderVersion> {
+    const response = await new Promise<wire.VersionResponse__Output>((resolve, reject) => {
+      this.#client.Version(
+        { version: PROVIDER_API_VERSION },
+        { deadline: options.deadline },
+        (error, answer) => {
+          if (error) reject(this.#callError(error));
+          else if (answer === undefined) reject(this.#callError(new Error('empty response')));
+          else resolve(answer);
+        },
+      );
+    });
+    return {
+      version: response.version,
+      runtimeName: response.runtime_name,
+      runtimeVersion: response.runtime_version,
+    };
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
+  #callError(error: Error): DriverError {
+    if (!isServiceError(error)) {
+      return new DriverError(driverErrorCodes.grpcProviderError, error.message, { cause: error });
+    }
+    if (isReceiveLimitError(error)) {
+      return new DriverError(
+        driverErrorCodes.providerResponseTooLarge,
+        `the response of provider "${this.#provider}" is larger than the driver accepts (${this.#limit} bytes); ` +
+          'raise --max-call-recv-msg-size, or mount fewer or smaller objects per volume',
+        { cause: error },
+      );
+    }
+    const text = goStatusText(error.code, error.details);
+    const hint =
+      error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED
+        ? ` (provider "${this.#provider}" is not answering on ${this.#socketPath}; is it running?)`
+        : '';
+    return new DriverError(driverErrorCodes.grpcProviderError, `${text}${hint}`, { cause: error });
+  }
+}
+
+/** Finds sockets and keeps one client per provider name. */
+export class GrpcProviderClients implements ProviderClients {
+  readonly #directories: ProviderDirectories;
+  readonly #options: GrpcProviderClientOptions;
+  readonly #clients = new Map<string, GrpcProviderClient>();
+
+  constructor(directories: ProviderDirectories, options: GrpcProviderClientOptions) {
+    this.#directories = directories;
+    this.#options = options;
+  }
+
+  async get(provider: string): Promise<ProviderClient> {
+    const existing = this.#clients.get(provider);
+    if (existing !== undefined) return existing;
+    const socketPath = await findProviderSocket(provider, this.#directories);
+    const raced = this.#clients.get(provider);
+    if (raced !== undefined) return raced;
+    const client = new GrpcProviderClient(provider, socketPath, this.#options);
+    this.#clients.set(provider, client);
+    return client;
+  }
+
+  cached(): ReadonlyMap<string, ProviderClient> {
+    return this.#clients;
+  }
+
+  close(): void {
+    for (const client of this.#clients.values()) client.close();
+    this.#clients.clear();
+  }
+}
