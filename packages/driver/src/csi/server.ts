@@ -1,0 +1,102 @@
+/**
+ * The CSI gRPC server on a unix socket (or TCP, as upstream allows). Every call is logged at debug level with
+ * its method, duration and status; request bodies are not logged, so node-publish secrets and
+ * service-account tokens never reach the log.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { grpcAddress, removeStaleSocket, type Endpoint, type Logger } from '@secrets-store-csi/core';
+import { loadProtocol } from '@secrets-store-csi/protocol';
+import type { VolumePublisher } from '../publish/publisher.js';
+import { controllerHandlers, identityHandlers, type PluginInfo } from './identity.js';
+import { nodeHandlers, type NodeServiceConfig } from './node.js';
+
+export interface CsiServerOptions {
+  readonly endpoint: Endpoint;
+  readonly plugin: PluginInfo;
+  readonly node: NodeServiceConfig;
+  readonly logger: Logger;
+}
+
+export interface CsiServer {
+  /** Where it listens: the socket path, or host:port. */
+  readonly address: string;
+  /** Stops taking calls and waits for calls in flight, up to `graceMs`, then cancels them. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function logged<H extends grpc.UntypedServiceImplementation>(
+  service: string,
+  handlers: H,
+  logger: Logger,
+): H {
+  const wrapped: grpc.UntypedServiceImplementation = {};
+  for (const [method, handler] of Object.entries(handlers)) {
+    const unary = handler as grpc.handleUnaryCall<unknown, unknown>;
+    wrapped[method] = (
+      call: grpc.ServerUnaryCall<unknown, unknown>,
+      callback: grpc.sendUnaryData<unknown>,
+    ) => {
+      const started = process.hrtime.bigint();
+      unary(call, (error, value) => {
+        const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+        const code = error?.code ?? grpc.status.OK;
+        logger.debug('response', {
+          method: `/${service}/${method}`,
+          durationMs: Math.round(durationMs * 10) / 10,
+          code: grpc.status[code],
+          ...(error?.details !== undefined && error.details !== '' && { message: error.details }),
+        });
+        callback(error, value);
+      });
+    };
+  }
+  return wrapped as H;
+}
+
+export async function startCsiServer(
+  options: CsiServerOptions,
+  publisher: VolumePublisher,
+): Promise<CsiServer> {
+  const { csi } = loadProtocol();
+  const server = new grpc.Server();
+  server.addService(
+    csi.Identity.service,
+    logged('csi.v1.Identity', identityHandlers(options.plugin), options.logger),
+  );
+  server.addService(
+    csi.Controller.service,
+    logged('csi.v1.Controller', controllerHandlers(), options.logger),
+  );
+  server.addService(
+    csi.Node.service,
+    logged('csi.v1.Node', nodeHandlers(options.node, publisher), options.logger),
+  );
+  if (options.endpoint.kind === 'unix') await removeStaleSocket(options.endpoint.path);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(
+      grpcAddress(options.endpoint),
+      grpc.ServerCredentials.createInsecure(),
+      (error, bound) => {
+        if (error) reject(error);
+        else resolve(bound);
+      },
+    );
+  });
+  const address =
+    options.endpoint.kind === 'unix' ? options.endpoint.path : `${options.endpoint.host}:${port}`;
+  return {
+    address,
+    stop(graceMs = 10_000) {
+      return new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/**
+ * The driver process. `secrets-store-csi [flags]` runs the CSI node driver with upstream's flags;
+ * `secrets-store-csi standalone --help` runs one volume without a cluster (see standalone/).
+ */
+import { CodedError, createLogger, flagErrorCodes, formatUsage } from '@secrets-store-csi/core';
+import { driverFlags, parseDriverArgs } from './config.js';
+import { startDriver } from './daemon.js';
+import { runStandalone } from './standalone/run.js';
+import { buildInfo } from './version.js';
+
+async function runDaemon(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseDriverArgs(argv);
+  } catch (error) {
+    if (error instanceof CodedError && error.code === flagErrorCodes.helpRequested) {
+      process.stderr.write(formatUsage('secrets-store-csi', driverFlags));
+      return 0;
+    }
+    process.stderr.write(`${(error as Error).message}\n${formatUsage('secrets-store-csi', driverFlags)}`);
+    return 2;
+  }
+  if (parsed.flags.version) {
+    process.stdout.write(`${JSON.stringify(buildInfo())}\n`);
+    return 0;
+  }
+  const logger = createLogger({ format: parsed.config.logFormat, level: parsed.config.logLevel });
+  let driver;
+  try {
+    driver = await startDriver(parsed.config, logger);
+  } catch (error) {
+    logger.error('failed to start the driver', { error: (error as Error).message });
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info('shutting down', { signal });
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await driver.stop();
+  logger.info('driver stopped');
+  return 0;
+}
+
+const [first, ...rest] = process.argv.slice(2);
+process.exitCode =
+  first === 'standalone' ? await runStandalone(rest) : await runDaemon(process.argv.slice(2));
