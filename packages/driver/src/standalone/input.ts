@@ -13,6 +13,7 @@ import {
   type SecretProviderClass,
 } from '@secrets-store-csi/core';
 import { parseAllDocuments } from 'yaml';
+import { DEFAULT_DRIVER_NAME } from '../config.js';
 
 export interface StandaloneInput {
   readonly spc: SecretProviderClass;
@@ -53,7 +54,7 @@ function podVolumeAttributes(pod: Json, file: string): Record<string, string> {
   const spec = isObject(pod.spec) ? pod.spec : {};
   const volumes = Array.isArray(spec.volumes) ? (spec.volumes as unknown[]) : [];
   for (const volume of volumes) {
-    if (isObject(volume) && isObject(volume.csi)) {
+    if (isObject(volume) && isObject(volume.csi) && volume.csi.driver === DEFAULT_DRIVER_NAME) {
       return stringMap(volume.csi.volumeAttributes, file, 'Pod csi volumeAttributes');
     }
   }
@@ -71,10 +72,17 @@ export function parseStandaloneInput(text: string, file: string): StandaloneInpu
     const value: unknown = document.toJS();
     if (value === null || value === undefined) continue;
     if (!isObject(value)) throw invalid(file, 'every document must be a Kubernetes object');
-    if (value.kind === 'SecretProviderClass') spcDoc = value;
-    else if (value.kind === 'Secret') secretDoc = value;
-    else if (value.kind === 'Pod') podDoc = value;
-    else
+    const twice = (kind: string) => invalid(file, `more than one ${kind} document; keep one`);
+    if (value.kind === 'SecretProviderClass') {
+      if (spcDoc !== undefined) throw twice('SecretProviderClass');
+      spcDoc = value;
+    } else if (value.kind === 'Secret') {
+      if (secretDoc !== undefined) throw twice('Secret');
+      secretDoc = value;
+    } else if (value.kind === 'Pod') {
+      if (podDoc !== undefined) throw twice('Pod');
+      podDoc = value;
+    } else
       throw invalid(
         file,
         `unexpected kind ${JSON.stringify(value.kind)}; want SecretProviderClass, Secret or Pod`,
