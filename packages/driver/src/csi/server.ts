@@ -1,7 +1,7 @@
 /**
- * The CSI gRPC server on a unix socket (or TCP, as upstream allows). Every call is logged at debug level with
- * its method, duration and status; request bodies are not logged, so node-publish secrets and
- * service-account tokens never reach the log.
+ * The CSI gRPC server on a unix socket (or TCP, as upstream allows). Every call is logged with its method,
+ * duration and status, at debug level, or at error level when it failed (as upstream's logGRPC does); request
+ * bodies are not logged, so node-publish secrets and service-account tokens never reach the log.
  */
 import * as grpc from '@grpc/grpc-js';
 import { grpcAddress, removeStaleSocket, type Endpoint, type Logger } from '@secrets-store-csi/core';
@@ -40,12 +40,15 @@ function logged<H extends grpc.UntypedServiceImplementation>(
       unary(call, (error, value) => {
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
         const code = error?.code ?? grpc.status.OK;
-        logger.debug('response', {
+        const fields = {
           method: `/${service}/${method}`,
           durationMs: Math.round(durationMs * 10) / 10,
           code: grpc.status[code],
           ...(error?.details !== undefined && error.details !== '' && { message: error.details }),
-        });
+        };
+        // As upstream's logGRPC interceptor: a failed call is an error line at any verbosity.
+        if (code === grpc.status.OK) logger.debug('response', fields);
+        else logger.error('GRPC error', fields);
         callback(error, value);
       });
     };
