@@ -1,0 +1,376 @@
+/**
+ * Driver benchmark: prints figures, asserts nothing. `pnpm --filter @secrets-store-csi/driver bench`.
+ *
+ * World (set up untimed, torn down at the end, on error and on Ctrl-C): the real test world (etcd,
+ * kube-apiserver, kube-controller-manager) with our CRDs, the CSIDriver object (podInfoOnMount,
+ * requiresRepublish, Ephemeral), a SecretProviderClass for the directory provider naming 3 small files, real
+ * Pod objects bound to `bench-node`, and the directory provider and the driver as their own processes
+ * (`node --conditions=source --import=tsx .../main.ts`, rotation on with a 1 s poll interval). The bench
+ * speaks CSI to the driver's socket with one `CsiNodeClient`, sending NodePublishVolume requests shaped as
+ * kubelet's (volume context with the class and pod info, readonly, mount capability, 2 minute deadline).
+ *
+ * Measured, after a 5-volume warm-up (JIT, provider connection) that is not counted:
+ * 1. NodePublishVolume latency (first mounts; client-side, per call) p50/p99 at concurrency 1 (50 volumes
+ *    one after another) and at concurrency 32 (110 volumes); each round is unpublished before the next;
+ * 2. burst: wall time of 110 publishes fired at once (a full node);
+ * 3. rotation sweep: with those 110 volumes mounted and their refresh due (waited past the poll interval and
+ *    its jitter), 110 republishes at once with unchanged content; wall time and the driver's CPU time
+ *    (utime+stime from /proc/<pid>/stat). Two sweeps: the first adds the `Refreshed` condition to each pod
+ *    status (110 API writes), the second is the steady state (identical status, no write);
+ * 4. driver RSS (VmRSS) idle, after start and before any mount, and with the 110 volumes mounted.
+ *
+ * Set SSCSI_BENCH_CPU_PROF=<dir> to run the driver with `--cpu-prof` (a .cpuprofile lands in <dir> when the
+ * driver stops).
+ */
+import { cpus, loadavg, release } from 'node:os';
+import type { csi } from '@secrets-store-csi/protocol';
+import { KUBELET_VOLUME_CONTEXT_KEYS, type CsiNodeClient } from '@secrets-store-csi/test-support';
+import {
+  clockTicksPerSecond,
+  cpuDelta,
+  cpuTimes,
+  memory,
+  MIB,
+  percentile,
+  type CpuTimes,
+  type Memory,
+} from './proc.js';
+import {
+  inPool,
+  metricTotal,
+  NAMESPACE,
+  SECRET_PROVIDER_CLASS,
+  SERVICE_ACCOUNT,
+  setUpBenchWorld,
+  Teardown,
+  type BenchVolume,
+  type BenchWorld,
+} from './world.js';
+
+const ROTATION_POLL_INTERVAL = '1s';
+/** Past the poll interval plus its jitter (up to 10 % of it). */
+const ROTATION_WAIT_MS = 2_000;
+const WARM_UP_VOLUMES = 5;
+const SEQUENTIAL_VOLUMES = 50;
+const FULL_NODE = 110;
+const CONCURRENCY = 32;
+/** Kubelet's deadline for a whole SetUp. */
+const CALL_TIMEOUT_MS = 120_000;
+/** How long the driver may settle after start before its idle RSS is read. */
+const IDLE_SETTLE_MS = 1_000;
+
+/** One batch of NodePublishVolume calls. */
+interface Round {
+  /** Per-call latency in milliseconds, as the client sees it. */
+  readonly latenciesMs: readonly number[];
+  readonly wallMs: number;
+  /** CPU the driver process consumed during the round. */
+  readonly driverCpu: CpuTimes;
+}
+
+interface Sweep extends Round {
+  /** Refreshes the driver counted (`rotation_reconcile_total`); a republish that was not due is no refresh. */
+  readonly refreshes: number;
+}
+
+interface Results {
+  readonly sequential: Round;
+  readonly concurrent: Round;
+  readonly burst: Round;
+  readonly sweeps: readonly Sweep[];
+  readonly idle: DriverMemory;
+  readonly loaded: DriverMemory;
+}
+
+/** RSS from /proc, and where it goes from the driver's own process metrics (prom-client's defaults). */
+interface DriverMemory extends Memory {
+  readonly heapUsedBytes: number;
+  readonly externalBytes: number;
+  /** Open TLS sockets (connections to the API server). */
+  readonly tlsSockets: number;
+}
+
+async function driverMemory(bench: BenchWorld): Promise<DriverMemory> {
+  const metric = (name: string, labels?: string) => metricTotal(bench.metricsPort, name, labels);
+  return {
+    ...(await memory(bench.driver.pid)),
+    heapUsedBytes: await metric('nodejs_heap_size_used_bytes'),
+    externalBytes: await metric('nodejs_external_memory_bytes'),
+    tlsSockets: await metric('nodejs_active_handles', 'type="TLSSocket"'),
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The NodePublishVolume request kubelet sends for an inline volume of a pod (CSIDriver podInfoOnMount). */
+function publishRequest(volume: BenchVolume): csi.NodePublishVolumeRequest {
+  return {
+    volume_id: volume.volumeId,
+    target_path: volume.targetPath,
+    readonly: true,
+    secrets: {},
+    volume_context: {
+      secretProviderClass: SECRET_PROVIDER_CLASS,
+      [KUBELET_VOLUME_CONTEXT_KEYS.podName]: volume.podName,
+      [KUBELET_VOLUME_CONTEXT_KEYS.podNamespace]: NAMESPACE,
+      [KUBELET_VOLUME_CONTEXT_KEYS.podUid]: volume.podUid,
+      [KUBELET_VOLUME_CONTEXT_KEYS.serviceAccountName]: SERVICE_ACCOUNT,
+      [KUBELET_VOLUME_CONTEXT_KEYS.ephemeral]: 'true',
+    },
+    volume_capability: {
+      access_mode: { mode: 'SINGLE_NODE_WRITER' },
+      mount: { fs_type: '', mount_flags: [] },
+    },
+  };
+}
+
+/** Publishes and unpublishes through the driver, remembering what is mounted so teardown can unpublish it. */
+class Volumes {
+  readonly #client: CsiNodeClient;
+  readonly #mounted = new Map<string, BenchVolume>();
+
+  constructor(client: CsiNodeClient) {
+    this.#client = client;
+  }
+
+  /** One NodePublishVolume; its latency in milliseconds. Throws when the driver fails it. */
+  async publish(volume: BenchVolume): Promise<number> {
+    const started = performance.now();
+    const outcome = await this.#client.publish(publishRequest(volume), {
+      deadline: Date.now() + CALL_TIMEOUT_MS,
+    });
+    const elapsed = performance.now() - started;
+    if (!outcome.ok) throw new Error(`NodePublishVolume ${volume.podName}: ${outcome.message}`);
+    this.#mounted.set(volume.targetPath, volume);
+    return elapsed;
+  }
+
+  async unpublish(volume: BenchVolume): Promise<void> {
+    const outcome = await this.#client.unpublish({
+      volume_id: volume.volumeId,
+      target_path: volume.targetPath,
+    });
+    if (!outcome.ok) throw new Error(`NodeUnpublishVolume ${volume.podName}: ${outcome.message}`);
+    this.#mounted.delete(volume.targetPath);
+  }
+
+  async unpublishAll(): Promise<void> {
+    await inPool([...this.#mounted.values()], CONCURRENCY, (volume) => this.unpublish(volume));
+  }
+}
+
+/** Publishes `batch` with at most `width` calls in flight, timing each call, the whole, and driver CPU. */
+async function publishRound(
+  bench: BenchWorld,
+  volumes: Volumes,
+  batch: readonly BenchVolume[],
+  width: number,
+): Promise<Round> {
+  const ticks = clockTicksPerSecond();
+  const latenciesMs: number[] = [];
+  const cpuBefore = await cpuTimes(bench.driver.pid, ticks);
+  const started = performance.now();
+  await inPool(batch, width, async (volume) => {
+    latenciesMs.push(await volumes.publish(volume));
+  });
+  const wallMs = performance.now() - started;
+  const driverCpu = cpuDelta(cpuBefore, await cpuTimes(bench.driver.pid, ticks));
+  return { latenciesMs, wallMs, driverCpu };
+}
+
+/** Waits until every mounted volume is due, then republishes them all at once. */
+async function rotationSweep(
+  bench: BenchWorld,
+  volumes: Volumes,
+  batch: readonly BenchVolume[],
+): Promise<Sweep> {
+  await sleep(ROTATION_WAIT_MS);
+  const before = await metricTotal(bench.metricsPort, 'rotation_reconcile_total');
+  const round = await publishRound(bench, volumes, batch, batch.length);
+  const refreshes = (await metricTotal(bench.metricsPort, 'rotation_reconcile_total')) - before;
+  return { ...round, refreshes };
+}
+
+async function measure(bench: BenchWorld, volumes: Volumes): Promise<Results> {
+  const [warmUp, sequentialPods, concurrentPods, fullNode] = [
+    await bench.createPods('warm-up', WARM_UP_VOLUMES),
+    await bench.createPods('seq', SEQUENTIAL_VOLUMES),
+    await bench.createPods('conc', FULL_NODE),
+    await bench.createPods('node', FULL_NODE),
+  ];
+  await sleep(IDLE_SETTLE_MS);
+  const idle = await driverMemory(bench);
+  progress(`driver idle RSS ${mib(idle.rssBytes)}; warming up with ${WARM_UP_VOLUMES} volumes`);
+  await publishRound(bench, volumes, warmUp, 1);
+  await volumes.unpublishAll();
+
+  progress(`round 1: ${SEQUENTIAL_VOLUMES} publishes, one at a time`);
+  const sequential = await publishRound(bench, volumes, sequentialPods, 1);
+  await volumes.unpublishAll();
+  progress(`round 2: ${FULL_NODE} publishes, ${CONCURRENCY} in flight`);
+  const concurrent = await publishRound(bench, volumes, concurrentPods, CONCURRENCY);
+  await volumes.unpublishAll();
+  progress(`burst: ${FULL_NODE} publishes at once`);
+  const burst = await publishRound(bench, volumes, fullNode, fullNode.length);
+
+  const sweeps: Sweep[] = [];
+  for (let i = 1; i <= 2; i++) {
+    progress(`rotation sweep ${i}: waiting ${ROTATION_WAIT_MS} ms, then ${FULL_NODE} republishes at once`);
+    sweeps.push(await rotationSweep(bench, volumes, fullNode));
+  }
+  const loaded = await driverMemory(bench);
+  return { sequential, concurrent, burst, sweeps, idle, loaded };
+}
+
+function progress(text: string): void {
+  process.stderr.write(`[bench] ${text}\n`);
+}
+
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+const seconds = (valueMs: number) => `${(valueMs / 1000).toFixed(2)} s`;
+const mib = (bytes: number) => `${(bytes / MIB).toFixed(1)} MiB`;
+const cpu = (times: CpuTimes) =>
+  `${times.ownSeconds.toFixed(2)} s (+${times.childrenSeconds.toFixed(2)} s children)`;
+
+type Row = readonly [measure: string, figure: string, target: string, verdict: string];
+
+/** The target column (`< limit`) and the verdict column (met / NOT MET). */
+function target(value: number, limit: number, shown: string): [string, string] {
+  return [`< ${shown}`, value < limit ? 'met' : 'NOT MET'];
+}
+
+function rows(results: Results): Row[] {
+  const { sequential, concurrent, burst, sweeps, idle, loaded } = results;
+  const p = (round: Round, q: number) => percentile(round.latenciesMs, q);
+  const perCall = (round: Round) => ms((round.driverCpu.ownSeconds * 1000) / round.latenciesMs.length);
+  const table: Row[] = [
+    [`publish p50, concurrency 1 (${SEQUENTIAL_VOLUMES} first mounts)`, ms(p(sequential, 50)), '', ''],
+    [`publish p99, concurrency 1`, ms(p(sequential, 99)), '', ''],
+    [
+      `publish p50, concurrency ${CONCURRENCY} (${FULL_NODE} first mounts)`,
+      ms(p(concurrent, 50)),
+      ...target(p(concurrent, 50), 25, '25 ms'),
+    ],
+    [
+      `publish p99, concurrency ${CONCURRENCY}`,
+      ms(p(concurrent, 99)),
+      ...target(p(concurrent, 99), 100, '100 ms'),
+    ],
+    [
+      `burst: ${FULL_NODE} publishes at once, wall`,
+      seconds(burst.wallMs),
+      ...target(burst.wallMs, 3000, '3 s'),
+    ],
+    [`burst: publish p50 / p99`, `${ms(p(burst, 50))} / ${ms(p(burst, 99))}`, '', ''],
+  ];
+  sweeps.forEach((sweep, i) => {
+    const label = i === 0 ? 'status writes' : 'no status writes';
+    table.push(
+      [`rotation sweep ${i + 1} (${label}): wall`, seconds(sweep.wallMs), '', ''],
+      [`rotation sweep ${i + 1}: driver CPU`, cpu(sweep.driverCpu), '', ''],
+      [
+        `rotation sweep ${i + 1}: refreshes counted`,
+        `${sweep.refreshes} of ${sweep.latenciesMs.length}`,
+        '',
+        '',
+      ],
+    );
+  });
+  table.push(
+    ['driver RSS idle (before any mount)', mib(idle.rssBytes), '', ''],
+    [
+      `driver RSS with ${FULL_NODE} volumes mounted`,
+      mib(loaded.rssBytes),
+      ...target(loaded.rssBytes, 80 * MIB, '80 MiB'),
+    ],
+    ['driver peak RSS (VmHWM)', mib(loaded.peakRssBytes), '', ''],
+    [
+      'driver V8 heap used, idle / loaded',
+      `${mib(idle.heapUsedBytes)} / ${mib(loaded.heapUsedBytes)}`,
+      '',
+      '',
+    ],
+    [
+      'driver external memory, idle / loaded',
+      `${mib(idle.externalBytes)} / ${mib(loaded.externalBytes)}`,
+      '',
+      '',
+    ],
+    ['driver open TLS sockets, idle / loaded', `${idle.tlsSockets} / ${loaded.tlsSockets}`, '', ''],
+    [`driver CPU per first mount (concurrency ${CONCURRENCY})`, perCall(concurrent), '', ''],
+    [`driver CPU per first mount (burst)`, perCall(burst), '', ''],
+    ['driver CPU per republish (sweep 2)', perCall(sweeps[1] ?? burst), '', ''],
+    [
+      `throughput, concurrency ${CONCURRENCY} / burst`,
+      `${((concurrent.latenciesMs.length * 1000) / concurrent.wallMs).toFixed(0)} / ${(
+        (burst.latenciesMs.length * 1000) /
+        burst.wallMs
+      ).toFixed(0)} publishes/s`,
+      '',
+      '',
+    ],
+  );
+  return table;
+}
+
+function printTable(header: Row, body: readonly Row[]): void {
+  const widths = header.map((_, column) =>
+    Math.max(...[header, ...body].map((row) => (row[column] ?? '').length)),
+  );
+  const line = (row: Row) => `| ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
+  process.stdout.write(
+    [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line), ''].join('\n'),
+  );
+}
+
+function printReport(bench: BenchWorld, results: Results, loadAtStart: number): void {
+  const processors = cpus();
+  process.stdout.write(
+    [
+      '',
+      'Secrets Store CSI driver benchmark',
+      `machine: ${processors.length} CPUs (${processors[0]?.model.trim() ?? 'unknown'}), Linux ${release()}, Node ${process.version}`,
+      `load average (1 min) at start / end: ${loadAtStart.toFixed(2)} / ${(loadavg()[0] ?? 0).toFixed(2)} (other work on the machine skews every figure)`,
+      'driver: source run through tsx, --enable-secret-rotation ' +
+        `--rotation-poll-interval=${bench.rotationPollInterval}; provider: directory (3 small files); ` +
+        'kube-apiserver, etcd and the bench share the same CPUs',
+      '',
+      '',
+    ].join('\n'),
+  );
+  printTable(['measure', 'figure', 'target', 'result'], rows(results));
+}
+
+async function main(): Promise<void> {
+  const loadAtStart = loadavg()[0] ?? 0;
+  const teardown = new Teardown();
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(
+      `\n[bench] ${signal}: killing processes, unmounting, removing temporary directories\n`,
+    );
+    teardown.emergency();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    progress('starting the test world, the directory provider and the driver');
+    const bench = await setUpBenchWorld(teardown, ROTATION_POLL_INTERVAL);
+    const volumes = new Volumes(bench.client);
+    teardown.add('unpublish the mounted volumes', () => volumes.unpublishAll());
+    const results = await measure(bench, volumes);
+    printReport(bench, results, loadAtStart);
+  } finally {
+    progress('tearing down');
+    await teardown.run();
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  process.stderr.write(
+    `[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exitCode = 1;
+}

@@ -1,0 +1,400 @@
+/**
+ * The benchmark's world: the real test world (etcd, kube-apiserver, kube-controller-manager), our CRDs, the
+ * CSIDriver object, a namespace with a service account and a SecretProviderClass for the directory provider,
+ * real Pod objects bound to the bench node, and the directory provider and the driver as separate processes.
+ *
+ * Everything started is registered with a {@link Teardown}: run in reverse on success or error, and, on
+ * SIGINT/SIGTERM, a synchronous emergency version (kill the processes, lazily unmount, remove directories).
+ */
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  StorageV1Api,
+  type KubeConfig,
+  type V1CustomResourceDefinition,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import {
+  CsiNodeClient,
+  DEFAULT_DRIVER_NAME,
+  makeVolumeHandle,
+  podVolumeDir,
+  startProcess,
+  startTestWorld,
+  volumeTargetPath,
+  waitUntil,
+  type ManagedProcess,
+  type TestWorld,
+} from '@secrets-store-csi/test-support';
+import { parse } from 'yaml';
+import { mountsUnder } from './proc.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const DRIVER_PACKAGE = join(REPO_ROOT, 'packages/driver');
+const PROVIDER_PACKAGE = join(REPO_ROOT, 'packages/provider-directory');
+
+export const NODE_NAME = 'bench-node';
+export const NAMESPACE = 'sscsi-bench';
+export const SERVICE_ACCOUNT = 'bench-app';
+export const SECRET_PROVIDER_CLASS = 'bench-directory';
+/** The pod's volume name, so target paths end in `volumes/kubernetes.io~csi/secrets/mount`. */
+export const VOLUME_NAME = 'secrets';
+/** The three small objects the SecretProviderClass names (file name and content). */
+const SECRET_FILES: Readonly<Record<string, string>> = {
+  username: 'bench-user\n',
+  password: 'c2VjcmV0LXBhc3N3b3JkLWZvci10aGUtYmVuY2htYXJr\n',
+  'api-key': 'ak_3f9a1c5e7b2d4086a1c3e5f7092b4d6f8a0c2e4f\n',
+};
+
+/** One pod's inline volume, as kubelet would publish it. */
+export interface BenchVolume {
+  readonly podName: string;
+  readonly podUid: string;
+  readonly volumeId: string;
+  readonly targetPath: string;
+}
+
+export interface BenchWorld {
+  readonly world: TestWorld;
+  /** Temporary directory: kubelet root, provider sockets, secrets, logs. */
+  readonly dir: string;
+  readonly driver: ManagedProcess;
+  readonly provider: ManagedProcess;
+  readonly client: CsiNodeClient;
+  readonly metricsPort: number;
+  readonly rotationPollInterval: string;
+  /** Creates `count` pods (not timed) and returns their volumes, ready to publish. */
+  createPods(prefix: string, count: number): Promise<BenchVolume[]>;
+}
+
+type Step = () => Promise<void>;
+
+/** Clean-up steps, run newest first, each one even when an earlier one failed. */
+export class Teardown {
+  readonly #steps: { name: string; run: Step }[] = [];
+  readonly #pids = new Set<number>();
+  readonly #dirs: string[] = [];
+
+  add(name: string, run: Step): void {
+    this.#steps.push({ name, run });
+  }
+
+  /** A process killed and a directory unmounted and removed by {@link emergency}. */
+  track(resource: { pid?: number; dir?: string }): void {
+    if (resource.pid !== undefined) this.#pids.add(resource.pid);
+    if (resource.dir !== undefined) this.#dirs.push(resource.dir);
+  }
+
+  async run(): Promise<void> {
+    for (const step of this.#steps.splice(0).reverse()) {
+      try {
+        await step.run();
+      } catch (error) {
+        process.stderr.write(`teardown: ${step.name} failed: ${(error as Error).message}\n`);
+      }
+    }
+  }
+
+  /** On a signal there is no time for the async steps: kill, unmount lazily, remove. */
+  emergency(): void {
+    for (const pid of this.#pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    for (const dir of this.#dirs) {
+      for (const mountPoint of mountsUnder(dir)) {
+        try {
+          execFileSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
+        } catch {
+          // left for the next step to report
+        }
+      }
+      try {
+        rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      } catch (error) {
+        process.stderr.write(`could not remove ${dir}: ${(error as Error).message}\n`);
+      }
+    }
+  }
+}
+
+/** Unmounts whatever is still mounted under `dir`, deepest first. */
+export function unmountAllUnder(dir: string): void {
+  for (const mountPoint of mountsUnder(dir)) {
+    try {
+      execFileSync('umount', [mountPoint], { stdio: 'ignore' });
+    } catch {
+      execFileSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
+    }
+  }
+}
+
+export async function setUpBenchWorld(teardown: Teardown, rotationPollInterval: string): Promise<BenchWorld> {
+  const world = await startTestWorld();
+  teardown.add('stop the test world', () => world.stop());
+  for (const p of world.kube.processes) teardown.track({ pid: p.pid });
+  if (process.env.SSCSI_KEEP_TEST_WORLD === undefined) teardown.track({ dir: world.dir });
+
+  const dir = await mkdtemp(join(tmpdir(), 'sscsi-bench-'));
+  teardown.add('unmount and remove the bench directory', async () => {
+    unmountAllUnder(dir);
+    await rm(dir, { recursive: true, force: true });
+  });
+  teardown.track({ dir });
+
+  const kubeConfig = world.kube.kubeConfig;
+  await installCrds(kubeConfig);
+  await createKubeObjects(kubeConfig);
+
+  const rootDir = join(dir, 'secrets');
+  await writeSecretFiles(rootDir);
+  const provider = await startProvider(dir, rootDir, teardown);
+  const driver = await startDriver(world, dir, rotationPollInterval, teardown);
+  const client = new CsiNodeClient(join(dir, 'csi.sock'));
+  teardown.add('close the CSI client', () => {
+    client.close();
+    return Promise.resolve();
+  });
+  await waitUntil(async () => (await client.probe()).ok, {
+    description: 'the driver to answer Probe',
+    process: driver,
+    timeoutMs: 60_000,
+  });
+  const metricsPort = await driverMetricsPort(driver);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const kubeletRoot = join(dir, 'kubelet');
+  return {
+    world,
+    dir,
+    driver,
+    provider,
+    client,
+    metricsPort,
+    rotationPollInterval,
+    createPods: (prefix, count) => createPods(core, kubeletRoot, prefix, count),
+  };
+}
+
+/** Applies deploy/crds/*.yaml and waits until the API server serves them. */
+async function installCrds(kubeConfig: KubeConfig): Promise<void> {
+  const extensions = kubeConfig.makeApiClient(ApiextensionsV1Api);
+  const crdDir = join(REPO_ROOT, 'deploy/crds');
+  const plurals: string[] = [];
+  for (const file of (await readdir(crdDir)).filter((name) => name.endsWith('.yaml'))) {
+    const crd = parse(await readFile(join(crdDir, file), 'utf8')) as V1CustomResourceDefinition;
+    await extensions.createCustomResourceDefinition({ body: crd });
+    plurals.push(crd.spec.names.plural);
+  }
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  await waitUntil(
+    async () => {
+      for (const plural of plurals) {
+        await custom.listClusterCustomObject({ group: 'secrets-store.csi.x-k8s.io', version: 'v1', plural });
+      }
+      return true;
+    },
+    { description: 'the CRDs to be served', timeoutMs: 30_000 },
+  );
+}
+
+/** The CSIDriver object, the namespace, its service account and the SecretProviderClass. */
+async function createKubeObjects(kubeConfig: KubeConfig): Promise<void> {
+  await kubeConfig.makeApiClient(StorageV1Api).createCSIDriver({
+    body: {
+      metadata: { name: DEFAULT_DRIVER_NAME },
+      spec: {
+        attachRequired: false,
+        podInfoOnMount: true,
+        requiresRepublish: true,
+        volumeLifecycleModes: ['Ephemeral'],
+      },
+    },
+  });
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+  await core.createNamespacedServiceAccount({
+    namespace: NAMESPACE,
+    body: { metadata: { name: SERVICE_ACCOUNT } },
+  });
+  const objects = [
+    'array:',
+    ...Object.keys(SECRET_FILES).flatMap((name) => ['  - |', `    objectName: ${name}`]),
+  ];
+  await kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: 'secrets-store.csi.x-k8s.io',
+    version: 'v1',
+    namespace: NAMESPACE,
+    plural: 'secretproviderclasses',
+    body: {
+      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+      kind: 'SecretProviderClass',
+      metadata: { name: SECRET_PROVIDER_CLASS, namespace: NAMESPACE },
+      spec: { provider: 'directory', parameters: { objects: `${objects.join('\n')}\n` } },
+    },
+  });
+}
+
+async function writeSecretFiles(rootDir: string): Promise<void> {
+  await mkdir(rootDir, { recursive: true });
+  for (const [name, content] of Object.entries(SECRET_FILES)) {
+    await writeFile(join(rootDir, name), content, { mode: 0o600 });
+  }
+}
+
+async function startProvider(dir: string, rootDir: string, teardown: Teardown): Promise<ManagedProcess> {
+  const socket = join(dir, 'providers', 'directory.sock');
+  await mkdir(join(dir, 'providers'), { recursive: true });
+  const provider = await startProcess({
+    name: 'provider-directory',
+    command: process.execPath,
+    args: [
+      '--conditions=source',
+      '--import=tsx',
+      join(PROVIDER_PACKAGE, 'src/main.ts'),
+      `--root-dir=${rootDir}`,
+      `--endpoint=unix://${socket}`,
+      '--healthz-port=0',
+      '--prometheus-port=0',
+    ],
+    cwd: PROVIDER_PACKAGE,
+    logPath: join(dir, 'provider-directory.log'),
+  });
+  teardown.add('stop the directory provider', () => provider.stop());
+  teardown.track({ pid: provider.pid });
+  await waitUntil(() => stat(socket).then(() => true), {
+    description: 'the directory provider socket',
+    process: provider,
+    timeoutMs: 30_000,
+  });
+  return provider;
+}
+
+async function startDriver(
+  world: TestWorld,
+  dir: string,
+  rotationPollInterval: string,
+  teardown: Teardown,
+): Promise<ManagedProcess> {
+  const profileDir = process.env.SSCSI_BENCH_CPU_PROF;
+  const driver = await startProcess({
+    name: 'driver',
+    command: process.execPath,
+    args: [
+      '--conditions=source',
+      '--import=tsx',
+      ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
+      join(DRIVER_PACKAGE, 'src/main.ts'),
+      `--endpoint=unix://${join(dir, 'csi.sock')}`,
+      `--nodeid=${NODE_NAME}`,
+      `--kubeconfig=${world.kube.adminKubeconfigPath}`,
+      `--provider-volume=${join(dir, 'providers')}`,
+      '--additional-provider-volume-paths=',
+      '--metrics-addr=127.0.0.1:0',
+      '--enable-secret-rotation',
+      `--rotation-poll-interval=${rotationPollInterval}`,
+    ],
+    cwd: DRIVER_PACKAGE,
+    logPath: join(dir, 'driver.log'),
+  });
+  teardown.add('stop the driver', () => driver.stop());
+  teardown.track({ pid: driver.pid });
+  return driver;
+}
+
+/** The metrics listener's port, from the driver's `driver started ... metricsPort=N` log line. */
+async function driverMetricsPort(driver: ManagedProcess): Promise<number> {
+  let port: number | undefined;
+  await waitUntil(
+    async () => {
+      const match = /driver started.*metricsPort=(\d+)/.exec(await readFile(driver.logPath, 'utf8'));
+      port = match === null ? undefined : Number(match[1]);
+      return port !== undefined;
+    },
+    { description: 'the driver to log its metrics port', process: driver, timeoutMs: 30_000 },
+  );
+  return port ?? 0;
+}
+
+function podManifest(name: string): V1Pod {
+  return {
+    metadata: { name, namespace: NAMESPACE, labels: { app: 'sscsi-bench' } },
+    spec: {
+      nodeName: NODE_NAME,
+      serviceAccountName: SERVICE_ACCOUNT,
+      containers: [
+        {
+          name: 'app',
+          image: 'registry.k8s.io/pause:3.10',
+          volumeMounts: [{ name: VOLUME_NAME, mountPath: '/mnt/secrets-store', readOnly: true }],
+        },
+      ],
+      volumes: [
+        {
+          name: VOLUME_NAME,
+          csi: {
+            driver: DEFAULT_DRIVER_NAME,
+            readOnly: true,
+            volumeAttributes: { secretProviderClass: SECRET_PROVIDER_CLASS },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** Creates the pods (16 requests at a time) and, as kubelet does before SetUp, each volume's directory. */
+async function createPods(
+  core: CoreV1Api,
+  kubeletRoot: string,
+  prefix: string,
+  count: number,
+): Promise<BenchVolume[]> {
+  const names = Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
+  const volumes: BenchVolume[] = [];
+  await inPool(names, 16, async (name) => {
+    const pod = await core.createNamespacedPod({ namespace: NAMESPACE, body: podManifest(name) });
+    const uid = pod.metadata?.uid;
+    if (uid === undefined) throw new Error(`the API server returned pod ${name} without a UID`);
+    await mkdir(podVolumeDir(kubeletRoot, uid, VOLUME_NAME), { recursive: true, mode: 0o750 });
+    volumes.push({
+      podName: name,
+      podUid: uid,
+      volumeId: makeVolumeHandle(uid, VOLUME_NAME),
+      targetPath: volumeTargetPath(kubeletRoot, uid, VOLUME_NAME),
+    });
+  });
+  return volumes.sort((a, b) => a.podName.localeCompare(b.podName));
+}
+
+/** Runs `work` over `items` with at most `width` calls in flight. */
+export async function inPool<T>(
+  items: readonly T[],
+  width: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let item = items[next++]; item !== undefined; item = items[next++]) await work(item);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+/** The sum of the samples of a metric on the driver's /metrics whose labels contain `labels` (0 when none). */
+export async function metricTotal(port: number, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .filter((line) => line.includes(labels))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
