@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { expect } from 'chai';
 import {
   ApiextensionsV1Api,
   CoreV1Api,
@@ -695,4 +696,34 @@ export class DriverFixture {
     if (process.env.SSCSI_KEEP_TEST_WORLD === undefined) await rm(this.dir, { recursive: true, force: true });
     return problems;
   }
+}
+
+/**
+ * Registers the mocha hooks every driver test file needs in the calling `describe`: start one fixture
+ * (plus `prepare`), check after each test that nothing was left mounted or running, stop it at the end.
+ * The returned function gives the fixture once `before` has run.
+ */
+export function useDriverFixture(
+  label: string,
+  prepare: (fixture: DriverFixture) => Promise<void> = () => Promise.resolve(),
+): () => DriverFixture {
+  let fixture: DriverFixture | undefined;
+  const current = (): DriverFixture => {
+    if (fixture === undefined) throw new Error('the driver fixture has not started');
+    return fixture;
+  };
+  before(async function () {
+    this.timeout(90_000);
+    fixture = await DriverFixture.start({ label });
+    await prepare(fixture);
+  });
+  afterEach(async function () {
+    const problems = await current().afterEachTest();
+    expect(problems, `after "${this.currentTest?.title ?? ''}"`).to.deep.equal([]);
+  });
+  after(async () => {
+    const problems = await current().stop();
+    expect(problems).to.deep.equal([]);
+  });
+  return current;
 }

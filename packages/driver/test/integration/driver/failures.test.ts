@@ -7,7 +7,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { waitUntil, type KubeletResult } from '@secrets-store-csi/test-support';
 import { expect } from 'chai';
-import { DriverFixture, TOKEN_AUDIENCE, isMounted, mountsUnder, volumeOf } from '../support.js';
+import { TOKEN_AUDIENCE, isMounted, mountsUnder, volumeOf, useDriverFixture } from '../support.js';
 
 function failureOf(result: KubeletResult | undefined): Extract<KubeletResult, { ok: false }> {
   if (result === undefined || result.ok)
@@ -23,42 +23,27 @@ const exists = (path: string) =>
 
 describe('the driver process failing a mount', function () {
   this.timeout(60_000);
-  let fixture: DriverFixture;
-
-  before(async function () {
-    this.timeout(90_000);
-    fixture = await DriverFixture.start({ label: 'failures' });
-  });
-
-  afterEach(async function () {
-    const problems = await fixture.afterEachTest();
-    expect(problems, `after "${this.currentTest?.title ?? ''}"`).to.deep.equal([]);
-  });
-
-  after(async () => {
-    const problems = await fixture.stop();
-    expect(problems).to.deep.equal([]);
-  });
+  const fixture = useDriverFixture('failures');
 
   it('answers a provider error with Unknown and upstream message, unmounts, and records a Warning event and a false Mounted condition', async () => {
-    await fixture.createSpc('fake-failing', { provider: 'fake', parameters: { vault: 'v1' } });
-    fixture.fake.fails(new Error('backend exploded'));
-    const pod = await fixture.runPod('failing', [{ name: 'secrets', spc: 'fake-failing' }]);
+    await fixture().createSpc('fake-failing', { provider: 'fake', parameters: { vault: 'v1' } });
+    fixture().fake.fails(new Error('backend exploded'));
+    const pod = await fixture().runPod('failing', [{ name: 'secrets', spc: 'fake-failing' }]);
     const volume = volumeOf(pod);
     const failure = failureOf(volume.lastResult);
     const message =
-      `failed to mount secrets store objects for pod ${fixture.namespace}/failing, err: ` +
+      `failed to mount secrets store objects for pod ${fixture().namespace}/failing, err: ` +
       'rpc error: code = Unknown desc = failed to mount objects, error: backend exploded';
     expect(failure.codeName).to.equal('UNKNOWN');
     expect(failure.kind).to.equal('final');
     expect(failure.details).to.equal(message);
     // the provider was asked with what kubelet sent: pod information and a real TokenRequest token
-    const request = fixture.fake.calls.at(-1)?.request;
+    const request = fixture().fake.calls.at(-1)?.request;
     expect(request?.targetPath).to.equal(volume.targetPath);
     expect(request?.attributes).to.deep.include({
       vault: 'v1',
       'csi.storage.k8s.io/pod.name': 'failing',
-      'csi.storage.k8s.io/pod.namespace': fixture.namespace,
+      'csi.storage.k8s.io/pod.namespace': fixture().namespace,
       'csi.storage.k8s.io/pod.uid': pod.pod.metadata?.uid,
     });
     const tokens = JSON.parse(
@@ -67,19 +52,19 @@ describe('the driver process failing a mount', function () {
     expect(tokens[TOKEN_AUDIENCE]?.token.split('.')).to.have.length(3);
 
     expect(await isMounted(volume.targetPath)).to.equal(false);
-    expect(await mountsUnder(fixture.kubeletRoot)).to.deep.equal([]);
+    expect(await mountsUnder(fixture().kubeletRoot)).to.deep.equal([]);
 
     // logged at error level, as upstream's gRPC interceptor does, whatever the verbosity
     await waitUntil(
       async () =>
-        (await readFile(fixture.driver.process.logPath, 'utf8'))
+        (await readFile(fixture().driver.process.logPath, 'utf8'))
           .split('\n')
           .some((line) => / error "GRPC error/.test(line) && line.includes(message)),
       { description: 'the failure in the driver log', timeoutMs: 5000 },
     );
-    const event = await fixture.waitForEvent('failing', 'Warning', 'GRPCProviderError');
+    const event = await fixture().waitForEvent('failing', 'Warning', 'GRPCProviderError');
     expect(event.message).to.equal(message);
-    const status = await fixture.podStatus(`failing-${fixture.namespace}-fake-failing`);
+    const status = await fixture().podStatus(`failing-${fixture().namespace}-fake-failing`);
     expect(status.status.mounted).to.equal(false);
     expect(status.status.conditions?.find((c) => c.type === 'Mounted')).to.deep.include({
       status: 'False',
@@ -89,25 +74,25 @@ describe('the driver process failing a mount', function () {
   });
 
   it('refuses a provider file path that leaves the volume, writes nothing outside it, and unmounts', async () => {
-    await fixture.createSpc('rogue', { provider: 'rogue', parameters: { any: 'thing' } });
-    fixture.rogue.respond = () => ({
+    await fixture().createSpc('rogue', { provider: 'rogue', parameters: { any: 'thing' } });
+    fixture().rogue.respond = () => ({
       object_version: [{ id: 'rogue/x', version: 'v1' }],
       files: [
         { path: 'fine', mode: 0o644, contents: Buffer.from('ok') },
         { path: '../x', mode: 0o644, contents: Buffer.from('escaped') },
       ],
     });
-    const pod = await fixture.runPod('traversed', [{ name: 'secrets', spc: 'rogue' }]);
+    const pod = await fixture().runPod('traversed', [{ name: 'secrets', spc: 'rogue' }]);
     const volume = volumeOf(pod);
     const failure = failureOf(volume.lastResult);
-    expect(fixture.rogue.requests).to.have.length(1);
+    expect(fixture().rogue.requests).to.have.length(1);
     expect(failure.codeName).to.equal('UNKNOWN');
     expect(failure.details).to.equal(
-      `failed to mount secrets store objects for pod ${fixture.namespace}/traversed, err: ` +
+      `failed to mount secrets store objects for pod ${fixture().namespace}/traversed, err: ` +
         `invalid file path "../x": must not contain '..'`,
     );
     expect(await isMounted(volume.targetPath)).to.equal(false);
-    expect(await mountsUnder(fixture.kubeletRoot)).to.deep.equal([]);
+    expect(await mountsUnder(fixture().kubeletRoot)).to.deep.equal([]);
     const volumeDir = dirname(volume.targetPath);
     expect(await exists(join(volumeDir, 'x'))).to.equal(false);
     // kubelet removed the mount directory after the final error; nothing else was left in the volume dir
@@ -116,17 +101,17 @@ describe('the driver process failing a mount', function () {
   });
 
   it('rejects a provider response over --max-call-recv-msg-size, naming the flag', async () => {
-    const small = await fixture.startExtraDriver('driver-small', `${fixture.nodeName}-small`, [
+    const small = await fixture().startExtraDriver('driver-small', `${fixture().nodeName}-small`, [
       '--max-call-recv-msg-size=1024',
     ]);
-    const kubelet = await fixture.newKubelet(small, `${fixture.nodeName}-small`);
-    await fixture.createSpc('fake-large', { provider: 'fake', parameters: { vault: 'v1' } });
-    fixture.fake.returns((request) => ({
+    const kubelet = await fixture().newKubelet(small, `${fixture().nodeName}-small`);
+    await fixture().createSpc('fake-large', { provider: 'fake', parameters: { vault: 'v1' } });
+    fixture().fake.returns((request) => ({
       files: [{ path: 'big', mode: request.defaultFileMode, contents: new Uint8Array(4096).fill(65) }],
       objectVersions: [{ id: 'secret/big', version: 'v1' }],
     }));
     const pod = await kubelet.runPod({
-      metadata: { name: 'oversized', namespace: fixture.namespace },
+      metadata: { name: 'oversized', namespace: fixture().namespace },
       spec: {
         containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }],
         volumes: [
@@ -146,14 +131,14 @@ describe('the driver process failing a mount', function () {
     expect(failure.codeName).to.equal('UNKNOWN');
     expect(failure.details).to.match(
       new RegExp(
-        `^failed to mount secrets store objects for pod ${fixture.namespace}/oversized, err: .*\\(1024 bytes\\)`,
+        `^failed to mount secrets store objects for pod ${fixture().namespace}/oversized, err: .*\\(1024 bytes\\)`,
       ),
     );
     expect(failure.details).to.include('--max-call-recv-msg-size');
     expect(await isMounted(volume.targetPath)).to.equal(false);
 
     // the same response is fine for the driver with the default limit
-    const normal = await fixture.runPod('not-oversized', [{ name: 'secrets', spc: 'fake-large' }]);
+    const normal = await fixture().runPod('not-oversized', [{ name: 'secrets', spc: 'fake-large' }]);
     expect(volumeOf(normal).lastResult).to.deep.include({ ok: true });
     expect((await stat(join(volumeOf(normal).targetPath, 'big'))).size).to.equal(4096);
   });

@@ -6,42 +6,27 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { DriverFixture, ROTATION_DUE_AFTER_MS, isMounted, volumeOf } from '../support.js';
+import { ROTATION_DUE_AFTER_MS, isMounted, volumeOf, useDriverFixture } from '../support.js';
 
 describe('the driver process restarted with volumes mounted', function () {
   this.timeout(60_000);
-  let fixture: DriverFixture;
-
-  before(async function () {
-    this.timeout(90_000);
-    fixture = await DriverFixture.start({ label: 'restart' });
-  });
-
-  afterEach(async function () {
-    const problems = await fixture.afterEachTest();
-    expect(problems, `after "${this.currentTest?.title ?? ''}"`).to.deep.equal([]);
-  });
-
-  after(async () => {
-    const problems = await fixture.stop();
-    expect(problems).to.deep.equal([]);
-  });
+  const fixture = useDriverFixture('restart');
 
   it('keeps volumes mounted across a SIGTERM restart, then refreshes and unpublishes them with the new process', async () => {
-    const file = join(fixture.directoryRoot, 'survivor');
+    const file = join(fixture().directoryRoot, 'survivor');
     await writeFile(file, 'before');
-    await fixture.directorySpc('survivor', [{ objectName: 'survivor' }]);
-    const pod = await fixture.runPod('survivor', [
+    await fixture().directorySpc('survivor', [{ objectName: 'survivor' }]);
+    const pod = await fixture().runPod('survivor', [
       { name: 'first', spc: 'survivor' },
       { name: 'second', spc: 'survivor' },
     ]);
     const first = volumeOf(pod, 'first').targetPath;
     const second = volumeOf(pod, 'second').targetPath;
     expect(pod.volumes.map((v) => v.lastResult?.ok)).to.deep.equal([true, true]);
-    const oldPid = fixture.driver.process.pid;
+    const oldPid = fixture().driver.process.pid;
 
-    await fixture.restartDriver(async () => {
-      expect(await fixture.driver.process.exited).to.equal(0);
+    await fixture().restartDriver(async () => {
+      expect(await fixture().driver.process.exited).to.equal(0);
       // nothing is unmounted on shutdown: pods keep reading their files while the driver is away
       expect(await isMounted(first)).to.equal(true);
       expect(await isMounted(second)).to.equal(true);
@@ -53,19 +38,19 @@ describe('the driver process restarted with volumes mounted', function () {
         setTimeout(resolve, Math.max(0, mountedAt + ROTATION_DUE_AFTER_MS - Date.now())),
       );
     });
-    expect(fixture.driver.process.pid).to.not.equal(oldPid);
+    expect(fixture().driver.process.pid).to.not.equal(oldPid);
 
-    await fixture.republishUntil(
+    await fixture().republishUntil(
       pod,
       async () =>
         (await readFile(join(first, 'survivor'), 'utf8')) === 'after' &&
         (await readFile(join(second, 'survivor'), 'utf8')) === 'after',
       'both volumes to be refreshed by the new driver process',
     );
-    const status = await fixture.podStatus(`survivor-${fixture.namespace}-survivor`);
+    const status = await fixture().podStatus(`survivor-${fixture().namespace}-survivor`);
     expect(status.status.mounted).to.equal(true);
 
-    const result = await fixture.kubelet.deletePod(pod);
+    const result = await fixture().kubelet.deletePod(pod);
     expect(result.podDeleted).to.equal(true);
     expect(result.volumes.map((v) => [v.name, v.result.ok])).to.have.deep.members([
       ['first', true],
@@ -74,6 +59,6 @@ describe('the driver process restarted with volumes mounted', function () {
     expect(await isMounted(first)).to.equal(false);
     expect(await isMounted(second)).to.equal(false);
     expect(await stat(first).catch(() => undefined)).to.equal(undefined);
-    expect(await fixture.metric('node_unpublish_total')).to.equal(2);
+    expect(await fixture().metric('node_unpublish_total')).to.equal(2);
   });
 });
