@@ -62,3 +62,4 @@ export function loadProtocol(): Protocol {
 
 export type * as csi from './csi-types.js';
 export type * as provider from './provider-types.js';
+export { goCodeName, goStatusText } from './go-status.js';

@@ -19,7 +19,7 @@ import {
   silentLogger,
   type Logger,
 } from '@secrets-store-csi/core';
-import { PROVIDER_API_VERSION, loadProtocol } from '@secrets-store-csi/protocol';
+import { PROVIDER_API_VERSION, goCodeName, loadProtocol } from '@secrets-store-csi/protocol';
 import type { Histogram, Registry } from 'prom-client';
 import { runtimeNameOf, type SecretProvider } from './contract.js';
 import type { WireMountRequest } from './decode.js';
@@ -102,27 +102,6 @@ export function grpcStatusFor(error: unknown): grpc.StatusObject {
   };
 }
 
-/** Go's names of the status codes (`grpc_code` label values upstream records). */
-const goCodeNames: readonly string[] = [
-  'OK',
-  'Canceled',
-  'Unknown',
-  'InvalidArgument',
-  'DeadlineExceeded',
-  'NotFound',
-  'AlreadyExists',
-  'PermissionDenied',
-  'ResourceExhausted',
-  'FailedPrecondition',
-  'Aborted',
-  'OutOfRange',
-  'Unimplemented',
-  'Internal',
-  'Unavailable',
-  'DataLoss',
-  'Unauthenticated',
-];
-
 /**
  * The `grpc_message` label value. Upstream records the raw status message there, which has no bound and
  * carries object names; we record the stable error code (or the status name when there is none), and ''
@@ -131,7 +110,7 @@ const goCodeNames: readonly string[] = [
 function errorClassOf(status: { code: grpc.status; metadata?: grpc.Metadata | null }): string {
   if (status.code === grpc.status.OK) return '';
   const code = status.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
-  return typeof code === 'string' && code !== '' ? code : (goCodeNames[status.code] ?? String(status.code));
+  return typeof code === 'string' && code !== '' ? code : goCodeName(status.code);
 }
 
 function requestInterceptor(
@@ -147,7 +126,7 @@ function requestInterceptor(
       if (recorded) return;
       recorded = true;
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const grpcCode = goCodeNames[code] ?? String(code);
+      const grpcCode = goCodeName(code);
       histogram.observe(
         { grpc_method: method.path, grpc_code: grpcCode, grpc_message: errorClass, ...fixedLabels },
         seconds,

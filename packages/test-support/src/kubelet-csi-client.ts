@@ -4,28 +4,7 @@
  * call resolves to an outcome (the answer, or the status it failed with); nothing throws for a gRPC error.
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadProtocol, type csi } from '@secrets-store-csi/protocol';
-
-/** Go's names of the gRPC status codes (`codes.Code.String()`), as they appear in kubelet's error messages. */
-const GO_CODE_NAMES: readonly string[] = [
-  'OK',
-  'Canceled',
-  'Unknown',
-  'InvalidArgument',
-  'DeadlineExceeded',
-  'NotFound',
-  'AlreadyExists',
-  'PermissionDenied',
-  'ResourceExhausted',
-  'FailedPrecondition',
-  'Aborted',
-  'OutOfRange',
-  'Unimplemented',
-  'Internal',
-  'Unavailable',
-  'DataLoss',
-  'Unauthenticated',
-];
+import { goStatusText, loadProtocol, type csi } from '@secrets-store-csi/protocol';
 
 /** A failed call: the gRPC status and the text kubelet would log for it. */
 export interface CsiCallFailure {
@@ -51,11 +30,6 @@ export interface CsiNodeClientOptions {
   readonly authority?: string;
 }
 
-/** Go's `status.Error(code, details).Error()`. */
-export function goStatusMessage(code: grpc.status, details: string): string {
-  return `rpc error: code = ${GO_CODE_NAMES[code] ?? `Code(${code})`} desc = ${details}`;
-}
-
 /** The response of a successful outcome; throws with the status otherwise. For tests that expect success. */
 export function mustSucceed<T>(outcome: CsiCallOutcome<T>): T {
   if (!outcome.ok) throw new Error(`CSI call failed: ${outcome.message}`);
@@ -76,7 +50,7 @@ function outcome<T>(
           code: error.code,
           codeName: grpc.status[error.code],
           details: error.details,
-          message: goStatusMessage(error.code, error.details),
+          message: goStatusText(error.code, error.details),
         });
       } else {
         resolve({ ok: true, response: response as T });

@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   loadProtocol,
   PROVIDER_API_VERSION,
+  goStatusText,
   serviceNames,
   type provider as wire,
 } from '@secrets-store-csi/protocol';
@@ -63,30 +64,6 @@ export const PROVIDER_SERVICE_CONFIG = JSON.stringify({
     },
   ],
 });
-
-/** Go's names of gRPC status codes, for error texts shaped as upstream's (`rpc error: code = X desc = Y`). */
-const goCodeNames: Readonly<Record<number, string>> = {
-  1: 'Canceled',
-  2: 'Unknown',
-  3: 'InvalidArgument',
-  4: 'DeadlineExceeded',
-  5: 'NotFound',
-  6: 'AlreadyExists',
-  7: 'PermissionDenied',
-  8: 'ResourceExhausted',
-  9: 'FailedPrecondition',
-  10: 'Aborted',
-  11: 'OutOfRange',
-  12: 'Unimplemented',
-  13: 'Internal',
-  14: 'Unavailable',
-  15: 'DataLoss',
-  16: 'Unauthenticated',
-};
-
-export function goStatusText(code: number, details: string): string {
-  return `rpc error: code = ${goCodeNames[code] ?? `Code(${code})`} desc = ${details}`;
-}
 
 function isServiceError(error: unknown): error is grpc.ServiceError {
   return error instanceof Error && typeof (error as { code?: unknown }).code === 'number';
