@@ -1,6 +1,8 @@
 export {
   createLogger,
+  recordingLogger,
   silentLogger,
+  type LogLine,
   type LogFields,
   type LogFormat,
   type LogLevel,

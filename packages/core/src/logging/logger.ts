@@ -86,3 +86,26 @@ export const silentLogger: Logger = {
   debug: () => undefined,
   child: () => silentLogger,
 };
+
+export interface LogLine {
+  readonly level: LogLevel;
+  readonly message: string;
+  readonly fields: LogFields;
+}
+
+/** A logger that keeps every line in `lines` (children share it), for tests that assert on logging. */
+export function recordingLogger(lines: LogLine[] = [], base: LogFields = {}): Logger & { lines: LogLine[] } {
+  const write =
+    (level: LogLevel) =>
+    (message: string, fields: LogFields = {}) => {
+      lines.push({ level, message, fields: { ...base, ...fields } });
+    };
+  return {
+    lines,
+    error: write('error'),
+    warn: write('warn'),
+    info: write('info'),
+    debug: write('debug'),
+    child: (fields) => recordingLogger(lines, { ...base, ...fields }),
+  };
+}

@@ -18,7 +18,7 @@ import {
   type FakeProviderServer,
 } from '../../src/testing/index.js';
 import { leaveStaleSocket } from '@secrets-store-csi/test-support';
-import { recordingLogger } from '../helpers.js';
+import { recordingLogger } from '@secrets-store-csi/core';
 
 const text = (value: string) => new TextEncoder().encode(value);
 

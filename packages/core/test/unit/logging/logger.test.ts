@@ -1,6 +1,12 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { createLogger, SecretValues, silentLogger, type LoggerOptions } from '../../../src/logging/index.js';
+import {
+  createLogger,
+  recordingLogger,
+  SecretValues,
+  silentLogger,
+  type LoggerOptions,
+} from '../../../src/logging/index.js';
 
 function capture(options: Omit<LoggerOptions, 'stream'>) {
   const lines: string[] = [];
@@ -82,5 +88,17 @@ describe('silentLogger', () => {
   it('accepts every call, and its children are silent too', () => {
     silentLogger.info('x');
     expect(silentLogger.child({ a: 1 })).to.equal(silentLogger);
+  });
+});
+
+describe('recordingLogger', () => {
+  it('keeps every line with its level, and children add their fields to the shared list', () => {
+    const logger = recordingLogger();
+    logger.warn('first', { a: 1 });
+    logger.child({ pod: 'p' }).error('second');
+    expect(logger.lines).to.deep.equal([
+      { level: 'warn', message: 'first', fields: { a: 1 } },
+      { level: 'error', message: 'second', fields: { pod: 'p' } },
+    ]);
   });
 });
