@@ -30,14 +30,8 @@ import { encodeSecretData, planSecretUpdate } from './secret-plan.js';
 export type FakeOperation =
   'secretProviderClasses.get' | 'pods.get' | 'podStatuses.get' | 'podStatuses.upsert' | 'secrets.apply';
 
-/** A Secret as the fake stores it (data as bytes). */
-export interface FakeSecret {
-  readonly name: string;
-  readonly namespace: string;
-  readonly type: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly annotations: Readonly<Record<string, string>>;
-  readonly data: Readonly<Record<string, Uint8Array>>;
+/** A Secret as the fake stores it (data as bytes): what was desired, plus what the API server adds. */
+export interface FakeSecret extends DesiredSecret {
   readonly ownerReferences: readonly OwnerReference[];
   readonly uid: string;
   /** Incremented on every write, so a test can tell an `unchanged` apply did not write. */

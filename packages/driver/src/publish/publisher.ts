@@ -20,6 +20,7 @@ import {
   NODE_NAME_LABEL,
   isCodedError,
   sortObjectVersions,
+  type Condition,
   type Logger,
   type SecretProviderClass,
   type SecretProviderClassObject,
@@ -289,20 +290,37 @@ export class VolumePublisher {
     return this.#deps.kube.podStatuses.upsert(desired);
   }
 
+  /** After a successful provider call and write: the pod status, then the volume's rotation state. */
+  async #recordSuccess(
+    request: PublishRequest,
+    volume: VolumeIdentity,
+    spc: SecretProviderClass,
+    objectVersions: readonly SecretProviderClassObject[],
+    conditions: readonly Condition[],
+  ): Promise<SecretProviderClassPodStatus> {
+    const podStatus = await this.#recordPodStatus(
+      volume,
+      this.#desiredPodStatus(volume, true, objectVersions, conditions),
+    );
+    this.#deps.tracker.record(request.targetPath, { kind: 'success' }, this.#now(), {
+      provider: spc.spec.provider,
+      objectVersions,
+      conditions,
+      podStatus,
+      ...optionalOverride(spc),
+    });
+    return podStatus;
+  }
+
   async #firstMount(request: PublishRequest): Promise<PublishOutcome> {
     const volume = this.#identity(request);
-    const { metrics, tracker } = this.#deps;
+    const { metrics } = this.#deps;
     let provider = '';
     let mountedHere = false;
-    let spc: SecretProviderClass | undefined;
     try {
-      spc = await this.#secretProviderClass(request, volume);
+      const spc = await this.#secretProviderClass(request, volume);
       provider = spc.spec.provider;
-      try {
-        await this.#deps.mounter.mountTmpfs(request.targetPath, this.#config.tmpfs);
-      } catch (error) {
-        throw wrap(error, '');
-      }
+      await this.#deps.mounter.mountTmpfs(request.targetPath, this.#config.tmpfs);
       mountedHere = true;
       const { objectVersions, files } = await this.#fetchAndWrite(request, volume, spc, []);
       const now = new Date(this.#now());
@@ -313,23 +331,13 @@ export class VolumePublisher {
       );
       let podStatus: SecretProviderClassPodStatus;
       try {
-        podStatus = await this.#recordPodStatus(
-          volume,
-          this.#desiredPodStatus(volume, true, objectVersions, conditions),
-        );
+        podStatus = await this.#recordSuccess(request, volume, spc, objectVersions, conditions);
       } catch (error) {
         throw wrap(
           error,
           `failed to create secret provider class pod status for pod ${volume.pod.namespace}/${volume.pod.name}, err: `,
         );
       }
-      tracker.record(request.targetPath, { kind: 'success' }, this.#now(), {
-        provider,
-        objectVersions,
-        conditions,
-        podStatus,
-        ...optionalOverride(spc),
-      });
       await syncSecrets({ spc, pod: volume.pod, podStatus, files, rotation: false }, this.#deps);
       metrics.publishSucceeded(provider);
       this.#deps.logger.info('node publish volume complete', {
@@ -417,17 +425,7 @@ export class VolumePublisher {
         },
         now,
       );
-      const podStatus = await this.#recordPodStatus(
-        volume,
-        this.#desiredPodStatus(volume, true, objectVersions, conditions),
-      );
-      tracker.record(request.targetPath, { kind: 'success' }, this.#now(), {
-        provider,
-        objectVersions,
-        conditions,
-        podStatus,
-        ...optionalOverride(spc),
-      });
+      const podStatus = await this.#recordSuccess(request, volume, spc, objectVersions, conditions);
       if (changed) {
         this.#deps.kube.events.record({
           pod: volume.pod,

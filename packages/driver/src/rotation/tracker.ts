@@ -51,12 +51,6 @@ export class RotationTracker {
     return isDue(state, nowMs, this.policy);
   }
 
-  update(targetPath: string, change: Partial<Omit<TrackedVolume, 'rotation'>>): void {
-    const tracked = this.#volumes.get(targetPath);
-    if (tracked === undefined) return;
-    this.#volumes.set(targetPath, { ...tracked, ...change });
-  }
-
   /** Records an attempt's outcome; `base` fills in a volume not tracked yet. */
   record(
     targetPath: string,
@@ -66,12 +60,13 @@ export class RotationTracker {
   ): void {
     const previous = this.#volumes.get(targetPath);
     const { intervalOverrideMs, ...rest } = base;
-    const rotation: VolumeRotationState = {
-      ...(previous?.rotation ?? { volumeId: targetPath, consecutiveFailures: 0 }),
+    // The class's override is taken afresh each time: an annotation removed since is forgotten.
+    const { intervalOverrideMs: _previousOverride, ...rotation } = previous?.rotation ?? {
+      volumeId: targetPath,
+      consecutiveFailures: 0,
     };
-    const { intervalOverrideMs: _old, ...withoutOverride } = rotation;
     const next = recordRefresh(
-      { ...withoutOverride, ...(intervalOverrideMs !== undefined && { intervalOverrideMs }) },
+      { ...rotation, ...(intervalOverrideMs !== undefined && { intervalOverrideMs }) },
       outcome,
       nowMs,
     );
@@ -80,9 +75,5 @@ export class RotationTracker {
 
   forget(targetPath: string): void {
     this.#volumes.delete(targetPath);
-  }
-
-  get size(): number {
-    return this.#volumes.size;
   }
 }
