@@ -5,7 +5,8 @@
  * until SIGTERM/SIGINT, and returns the exit code.
  */
 import type { Writable } from 'node:stream';
-import { createLogger, type Logger } from '@secrets-store-csi/core';
+import { createLogger, createMetricsRegistry, type Logger } from '@secrets-store-csi/core';
+import type { Registry } from 'prom-client';
 import { runtimeNameOf, type SecretProvider } from './contract.js';
 import {
   flagErrorCodes,
@@ -71,6 +72,8 @@ export interface RunProviderOptions<Extra extends FlagSpecs> {
   readonly name: string;
   readonly runtimeName?: string;
   readonly version: string;
+  /** What `--version` prints as JSON; `{runtimeName, version}` when unset (upstream Azure prints `{version, buildDate}`). */
+  readonly versionJson?: Readonly<Record<string, string>>;
   readonly defaults: StandardFlagDefaults;
   /** The provider's own flags, next to the standard ones. */
   readonly flags: Extra;
@@ -78,6 +81,8 @@ export interface RunProviderOptions<Extra extends FlagSpecs> {
   create(context: {
     readonly flags: FlagValues<StandardFlagSpecs & Extra>;
     readonly logger: Logger;
+    /** The registry `/metrics` serves; a provider adds its own metrics here. */
+    readonly registry: Registry;
   }): SecretProvider | Promise<SecretProvider>;
   /** `process.argv.slice(2)` by default. */
   readonly argv?: readonly string[];
@@ -107,7 +112,7 @@ export async function runProvider<Extra extends FlagSpecs>(
   }
   const runtimeName = runtimeNameOf(options);
   if (flags.version) {
-    stdout.write(`${JSON.stringify({ runtimeName, version: options.version })}\n`);
+    stdout.write(`${JSON.stringify(options.versionJson ?? { runtimeName, version: options.version })}\n`);
     return 0;
   }
   const logger = createLogger({
@@ -122,10 +127,12 @@ export async function runProvider<Extra extends FlagSpecs>(
     if (flags['max-response-size'] <= 0)
       throw new Error('--max-response-size must be a positive number of bytes');
     logger.info(`Starting ${runtimeName}`, { version: options.version });
-    const provider = await options.create({ flags, logger });
+    const registry = createMetricsRegistry();
+    const provider = await options.create({ flags, logger, registry });
     const server = await serve(provider, {
       endpoint: flags.endpoint,
       logger,
+      registry,
       maxResponseSizeInBytes: flags['max-response-size'],
       healthz: {
         port: flags['healthz-port'],

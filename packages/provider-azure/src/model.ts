@@ -1,0 +1,87 @@
+/**
+ * The provider's domain vocabulary, shared by parameter parsing, authentication, Key Vault access and
+ * content conversion. Nothing here knows gRPC or HTTP.
+ */
+
+/** One entry of the SecretProviderClass `objects` array, every string field trimmed and kept as written. */
+export interface KeyVaultObject {
+  readonly objectName: string;
+  readonly objectAlias: string;
+  /** `secret`, `key` or `cert`; checked (exact, lower case) when the object is fetched, as upstream does. */
+  readonly objectType: string;
+  /** '' for the latest version. */
+  readonly objectVersion: string;
+  /** '' (pem), `pem` or `pfx`, any case. */
+  readonly objectFormat: string;
+  /** '' (utf-8), `utf-8`, `base64` or `hex`, any case. */
+  readonly objectEncoding: string;
+  /** Octal text such as `0644`; '' for the request's default mode. */
+  readonly filePermission: string;
+  /** 0 or 1: the one version; more: that many of the newest enabled versions. */
+  readonly objectVersionHistory: number;
+}
+
+/** A cloud's endpoints, as go-autorest names them. */
+export interface CloudEnvironment {
+  readonly name: string;
+  /** The Entra ID authority host, for example `https://login.microsoftonline.com/`. */
+  readonly activeDirectoryEndpoint: string;
+  /** The Key Vault resource, for example `https://vault.azure.net/` (pod identity asks for a token for it). */
+  readonly keyVaultEndpoint: string;
+  /** For example `vault.azure.net`; the vault URL is `https://<keyvaultName>.<keyVaultDNSSuffix>/`. */
+  readonly keyVaultDNSSuffix: string;
+}
+
+/** How the provider authenticates to Key Vault for one mount; decided from the parameters (§4.1). */
+export type AuthConfig =
+  | {
+      readonly mode: 'service-principal';
+      readonly tenantId: string;
+      readonly clientId: string;
+      /** A credential: never log it. */
+      readonly clientSecret: string;
+    }
+  | {
+      readonly mode: 'vm-managed-identity';
+      /** Client ID of a user-assigned identity; undefined for the system-assigned one. */
+      readonly userAssignedIdentityId: string | undefined;
+    }
+  | {
+      readonly mode: 'workload-identity';
+      readonly tenantId: string;
+      readonly clientId: string;
+      /** The pod's service-account token for audience api://AzureADTokenExchange: never log it. */
+      readonly serviceAccountToken: string;
+    }
+  | {
+      readonly mode: 'pod-identity';
+      readonly podNamespace: string;
+      readonly podName: string;
+    }
+  | {
+      readonly mode: 'identity-binding';
+      readonly tenantId: string;
+      readonly clientId: string;
+      /** The pod's service-account token for audience api://AKSIdentityBinding: never log it. */
+      readonly serviceAccountToken: string;
+    };
+
+export type AuthMode = AuthConfig['mode'];
+
+/** Everything one Mount needs, parsed and checked in upstream's order before any network call. */
+export interface MountParameters {
+  readonly podName: string;
+  readonly podNamespace: string;
+  /** `csi.storage.k8s.io/serviceAccount.name`, '' when the driver sent none. */
+  readonly serviceAccountName: string;
+  readonly keyvaultName: string;
+  readonly tenantId: string;
+  readonly cloud: CloudEnvironment;
+  readonly auth: AuthConfig;
+  readonly objects: readonly KeyVaultObject[];
+  /**
+   * Ours, for custom clouds (Azure Stack): skip the SDK's check that the vault host ends with the resource
+   * the Key Vault challenge names.
+   */
+  readonly disableChallengeResourceVerification: boolean;
+}

@@ -1,0 +1,246 @@
+/**
+ * The `objects` parameter, read as upstream reads it with Go's yaml.v3: a YAML mapping whose `array` is a
+ * list of strings, each itself a YAML mapping of one Key Vault object.
+ *
+ *   array:
+ *     - |
+ *       objectName: secret1
+ *       objectType: secret
+ *       filePermission: 0600
+ *
+ * yaml.v3 stores the text of a scalar into a string field, whatever the scalar looks like: `0600` stays
+ * "0600" and `123` stays "123", where a JavaScript YAML loader would make numbers of them. So string fields
+ * read each scalar's source text (after quoting and folding are undone), never its resolved value. Only
+ * `objectVersionHistory` is a number, resolved as yaml.v3 resolves an int.
+ *
+ * Messages of YAML syntax errors are our YAML library's; shape errors use yaml.v3's wording ("cannot
+ * unmarshal !!seq into …") so that users searching for upstream's text find the same idea.
+ */
+import {
+  LineCounter,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  parseDocument,
+  type Document,
+  type Node,
+  type Scalar,
+} from 'yaml';
+import { parameterError } from '../errors.js';
+import type { KeyVaultObject } from '../model.js';
+
+/** A parsed YAML text, with what is needed to name the line of a node in a message. */
+interface ParsedYaml {
+  readonly document: Document.Parsed;
+  readonly lines: LineCounter;
+}
+
+/** Thrown inside this module; the callers below turn it into upstream's wrapped messages. */
+class YamlShapeError extends Error {}
+
+/** Parses one YAML text, failing with the first syntax error's first line (no excerpt of the text). */
+function parseYaml(text: string): ParsedYaml {
+  const lines = new LineCounter();
+  const document = parseDocument(text, { lineCounter: lines });
+  const first = document.errors[0];
+  if (first !== undefined) {
+    const message = (first.message.split('\n')[0] ?? '').replace(/:$/, '');
+    throw new YamlShapeError(`yaml: ${message}`);
+  }
+  return { document, lines };
+}
+
+/** Follows an alias to the node it names, as yaml.v3 does when decoding. */
+function resolved(node: unknown, yaml: ParsedYaml): unknown {
+  return isAlias(node) ? node.resolve(yaml.document) : node;
+}
+
+const YAML_TAG = 'tag:yaml.org,2002:';
+const NULL_TEXT = /^(?:~|null|Null|NULL)?$/;
+
+/** Whether yaml.v3 would read this scalar as null: a plain null spelling, or an explicit `!!null`. */
+function isNullScalar(node: Scalar): boolean {
+  if (node.tag === `${YAML_TAG}null`) return true;
+  return node.tag === undefined && node.type === 'PLAIN' && NULL_TEXT.test(scalarSource(node));
+}
+
+/** The scalar's text with quoting, escapes and folding undone: what yaml.v3 puts in a string field. */
+function scalarSource(node: Scalar): string {
+  return node.source ?? String(node.value);
+}
+
+/**
+ * The short tag yaml.v3 would report for a node (`!!map`, `!!seq`, `!!str`, `!!int`…), for messages in its
+ * wording. Scalars are resolved as yaml.v3 resolves plain text.
+ */
+function tagOf(node: unknown): string {
+  if (isMap(node)) return '!!map';
+  if (isSeq(node)) return '!!seq';
+  if (!isScalar(node)) return '!!null';
+  if (node.tag?.startsWith(YAML_TAG) === true) return `!!${node.tag.slice(YAML_TAG.length)}`;
+  if (node.type !== 'PLAIN' || node.tag !== undefined) return '!!str';
+  const text = scalarSource(node);
+  if (NULL_TEXT.test(text)) return '!!null';
+  if (/^(?:true|True|TRUE|false|False|FALSE)$/.test(text)) return '!!bool';
+  const number = goYamlNumber(text);
+  if (number === undefined) return '!!str';
+  return number.isInt ? '!!int' : '!!float';
+}
+
+/** `line N: ` for a node, as yaml.v3 starts each unmarshal error. */
+function lineOf(node: unknown, yaml: ParsedYaml): string {
+  const range = (node as Partial<Node> | null)?.range;
+  if (range === undefined || range === null) return '';
+  return `line ${yaml.lines.linePos(range[0]).line}: `;
+}
+
+/** yaml.v3's type-mismatch error: the tag, the scalar's text in backquotes, and what was expected. */
+function cannotUnmarshal(node: unknown, target: string, yaml: ParsedYaml): YamlShapeError {
+  const value = isScalar(node) ? ` \`${scalarSource(node)}\`` : '';
+  return new YamlShapeError(
+    `yaml: unmarshal errors: ${lineOf(node, yaml)}cannot unmarshal ${tagOf(node)}${value} into ${target}`,
+  );
+}
+
+/**
+ * A scalar's text for a string field: '' for null, the source text otherwise.
+ * @throws YamlShapeError when the node is a mapping or a sequence.
+ */
+function stringField(node: unknown, yaml: ParsedYaml): string {
+  const target = resolved(node, yaml);
+  if (target === null || target === undefined) return '';
+  if (!isScalar(target)) throw cannotUnmarshal(target, 'string', yaml);
+  return isNullScalar(target) ? '' : scalarSource(target);
+}
+
+/** A number as yaml.v3 resolves plain text: Go's base-prefixed ints, old-style octal, floats. */
+function goYamlNumber(text: string): { value: number; isInt: boolean } | undefined {
+  const plain = text.replaceAll('_', '');
+  const int = /^([-+]?)(?:0[xX]([0-9a-fA-F]+)|0[oO]([0-7]+)|0[bB]([01]+)|(0[0-7]*)|([1-9][0-9]*))$/.exec(
+    plain,
+  );
+  if (int !== null) {
+    const [, sign, hex, octal, binary, oldOctal, decimal] = int;
+    let magnitude: bigint;
+    if (hex !== undefined) magnitude = BigInt(`0x${hex}`);
+    else if (octal !== undefined) magnitude = BigInt(`0o${octal}`);
+    else if (binary !== undefined) magnitude = BigInt(`0b${binary}`);
+    else if (oldOctal !== undefined) magnitude = BigInt(`0o${oldOctal.slice(1) || '0'}`);
+    else magnitude = BigInt(decimal ?? '0');
+    const value = sign === '-' ? -magnitude : magnitude;
+    return { value: Number(value), isInt: true };
+  }
+  if (/^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/.test(plain)) {
+    return { value: Number(plain), isInt: false };
+  }
+  if (/^[-+]?\.(?:inf|Inf|INF)$/.test(text))
+    return { value: text.startsWith('-') ? -Infinity : Infinity, isInt: false };
+  if (/^\.(?:nan|NaN|NAN)$/.test(text)) return { value: Number.NaN, isInt: false };
+  return undefined;
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * `objectVersionHistory`, an int32 in upstream: null is 0; ints in any of yaml.v3's spellings (`5`, `0x5`,
+ * `0o5`, `05`, `1_0`); a float is truncated toward zero as yaml.v3 does. Quoted text ("5"), booleans, and
+ * values outside int32 fail like yaml.v3 (`cannot unmarshal !!str \`5\` into int32`).
+ */
+function int32Field(node: unknown, yaml: ParsedYaml): number {
+  const target = resolved(node, yaml);
+  if (target === null || target === undefined) return 0;
+  if (!isScalar(target)) throw cannotUnmarshal(target, 'int32', yaml);
+  if (isNullScalar(target)) return 0;
+  const tag = tagOf(target);
+  const number = tag === '!!int' || tag === '!!float' ? goYamlNumber(scalarSource(target)) : undefined;
+  if (number === undefined || !Number.isFinite(number.value)) throw cannotUnmarshal(target, 'int32', yaml);
+  const value = Math.trunc(number.value);
+  if (value < INT32_MIN || value > INT32_MAX) throw cannotUnmarshal(target, 'int32', yaml);
+  return value === 0 ? 0 : value;
+}
+
+const STRING_FIELDS = [
+  'objectName',
+  'objectAlias',
+  'objectType',
+  'objectVersion',
+  'objectFormat',
+  'objectEncoding',
+  'filePermission',
+] as const;
+type StringField = (typeof STRING_FIELDS)[number];
+
+function isStringField(key: string): key is StringField {
+  return (STRING_FIELDS as readonly string[]).includes(key);
+}
+
+/**
+ * The strings of the outer `array` list, in order. A document that is empty or only comments, a mapping
+ * without `array`, and `array: null` all give no strings (upstream then mounts nothing).
+ * @throws ProviderError `failed to yaml unmarshal objects, error: <e>`.
+ */
+export function readObjectTexts(text: string): string[] {
+  try {
+    const yaml = parseYaml(text);
+    const root = resolved(yaml.document.contents, yaml);
+    if (root === null || root === undefined || (isScalar(root) && isNullScalar(root))) return [];
+    if (!isMap(root)) throw cannotUnmarshal(root, 'a mapping with an "array" list', yaml);
+    const pair = root.items.find((item) => {
+      const key = resolved(item.key, yaml);
+      return isScalar(key) && scalarSource(key) === 'array';
+    });
+    const array = resolved(pair?.value, yaml);
+    if (array === null || array === undefined || (isScalar(array) && isNullScalar(array))) return [];
+    if (!isSeq(array)) throw cannotUnmarshal(array, 'a list of strings', yaml);
+    return array.items.map((item) => stringField(item, yaml));
+  } catch (error) {
+    if (!(error instanceof YamlShapeError)) throw error;
+    throw parameterError(`failed to yaml unmarshal objects, error: ${error.message}`);
+  }
+}
+
+/**
+ * One element of the `array` list as a KeyVaultObject, every string field trimmed (upstream's
+ * formatKeyVaultObject). Unknown keys are ignored; keys match case-sensitively. Not validated here.
+ * @throws ProviderError `unmarshal failed for keyVaultObjects at index <i>, error: <e>`.
+ */
+export function parseObject(text: string, index: number): KeyVaultObject {
+  try {
+    const yaml = parseYaml(text);
+    const fields: Record<StringField, string> = {
+      objectName: '',
+      objectAlias: '',
+      objectType: '',
+      objectVersion: '',
+      objectFormat: '',
+      objectEncoding: '',
+      filePermission: '',
+    };
+    let objectVersionHistory = 0;
+    const root = resolved(yaml.document.contents, yaml);
+    if (root !== null && root !== undefined && !(isScalar(root) && isNullScalar(root))) {
+      if (!isMap(root)) throw cannotUnmarshal(root, 'a Key Vault object mapping', yaml);
+      for (const pair of root.items) {
+        const key = resolved(pair.key, yaml);
+        if (!isScalar(key)) continue;
+        const name = scalarSource(key);
+        if (isStringField(name)) fields[name] = stringField(pair.value, yaml).trim();
+        else if (name === 'objectVersionHistory') objectVersionHistory = int32Field(pair.value, yaml);
+      }
+    }
+    return { ...fields, objectVersionHistory };
+  } catch (error) {
+    if (!(error instanceof YamlShapeError)) throw error;
+    throw parameterError(`unmarshal failed for keyVaultObjects at index ${index}, error: ${error.message}`);
+  }
+}
+
+/**
+ * The whole `objects` text as KeyVaultObjects, without validation. A Mount validates each object right
+ * after parsing it (see parseMountParameters), so that an earlier object's fault is reported first.
+ */
+export function parseObjects(text: string): KeyVaultObject[] {
+  return readObjectTexts(text).map((objectText, index) => parseObject(objectText, index));
+}
