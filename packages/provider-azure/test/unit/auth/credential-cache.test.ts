@@ -1,0 +1,110 @@
+import { expect } from 'chai';
+import { CredentialCache } from '../../../src/auth/index.js';
+import type { AuthConfig, CloudEnvironment } from '../../../src/model.js';
+import { fakeEntra } from './fake-entra.js';
+
+const cloud: CloudEnvironment = {
+  name: 'AzurePublicCloud',
+  activeDirectoryEndpoint: 'https://login.example.test/',
+  keyVaultEndpoint: 'https://vault.azure.net/',
+  keyVaultDNSSuffix: 'vault.azure.net',
+};
+const sp = (clientId: string, clientSecret = 'secret'): AuthConfig => ({
+  mode: 'service-principal',
+  tenantId: 'tenant-a',
+  clientId,
+  clientSecret,
+});
+const wi = (serviceAccountToken: string): AuthConfig => ({
+  mode: 'workload-identity',
+  tenantId: 'tenant-a',
+  clientId: 'wi-client',
+  serviceAccountToken,
+});
+
+describe('CredentialCache', () => {
+  it('hands out one credential per identity', () => {
+    const cache = new CredentialCache();
+    const a = cache.get(sp('a'), cloud, 'tenant-a');
+    expect(cache.get(sp('a'), cloud, 'tenant-a')).to.equal(a);
+    expect(cache.get(sp('b'), cloud, 'tenant-a')).to.not.equal(a);
+    expect(cache.get(sp('a', 'rotated'), cloud, 'tenant-a')).to.not.equal(a);
+    expect(cache.get(wi('t1'), cloud, 'tenant-a', 'ns/sa')).to.equal(
+      cache.get(wi('t2'), cloud, 'tenant-a', 'ns/sa'),
+    );
+    expect(cache.get(wi('t1'), cloud, 'tenant-a', 'ns/sa')).to.not.equal(
+      cache.get(wi('t1'), cloud, 'tenant-a', 'ns/other'),
+    );
+    expect(cache.size).to.equal(5);
+    expect(a.mode).to.equal('service-principal');
+  });
+
+  it('keeps at most maxIdentities, dropping the least recently used', () => {
+    const cache = new CredentialCache({ maxIdentities: 2 });
+    const a = cache.get(sp('a'), cloud, '');
+    const b = cache.get(sp('b'), cloud, '');
+    expect(cache.get(sp('a'), cloud, '')).to.equal(a); // a is now the most recent
+    cache.get(sp('c'), cloud, ''); // drops b
+    expect(cache.size).to.equal(2);
+    expect(cache.get(sp('a'), cloud, '')).to.equal(a);
+    expect(cache.get(sp('b'), cloud, '')).to.not.equal(b);
+  });
+
+  it('drops identities idle longer than idleTimeoutMs', () => {
+    let now = 1_000_000;
+    const cache = new CredentialCache({ idleTimeoutMs: 60_000, now: () => now });
+    const a = cache.get(sp('a'), cloud, '');
+    now += 30_000;
+    const b = cache.get(sp('b'), cloud, '');
+    now += 30_000; // a idle exactly 60 s: kept
+    expect(cache.get(sp('a'), cloud, '')).to.equal(a);
+    now += 60_001; // both idle past the limit
+    cache.get(sp('c'), cloud, '');
+    expect(cache.size).to.equal(1);
+    expect(cache.get(sp('b'), cloud, '')).to.not.equal(b);
+    cache.clear();
+    expect(cache.size).to.equal(0);
+  });
+
+  it('rejects nonsensical bounds', () => {
+    expect(() => new CredentialCache({ maxIdentities: 0 })).to.throw(RangeError);
+    expect(() => new CredentialCache({ idleTimeoutMs: 0 })).to.throw(RangeError);
+  });
+
+  it('presents the latest service-account token as the client assertion', async () => {
+    const entra = fakeEntra();
+    const cache = new CredentialCache({
+      httpClient: entra,
+      disableInstanceDiscovery: true,
+      userAgentPrefix: 'my-agent/1',
+    });
+    const held = cache.get(wi('first-token'), cloud, 'tenant-a', 'ns/sa');
+    expect(await held.getToken('https://vault.azure.net/.default')).to.include({ token: 'access-token-1' });
+    // The second mount brings a new token; the credential is the same and its tokens are cached...
+    expect(cache.get(wi('second-token'), cloud, 'tenant-a', 'ns/sa')).to.equal(held);
+    expect(await held.getToken('https://vault.azure.net/.default')).to.include({ token: 'access-token-1' });
+    expect(entra.tokenRequests).to.have.length(1);
+    // ...and the next token request presents the new one.
+    expect(await held.getToken('https://other.example/.default')).to.include({ token: 'access-token-2' });
+    expect(entra.tokenRequests.map((r) => r.form.get('client_assertion'))).to.deep.equal([
+      'first-token',
+      'second-token',
+    ]);
+    const first = entra.tokenRequests[0]!;
+    expect(first.url.split('?')[0]).to.equal('https://login.example.test/tenant-a/oauth2/v2.0/token');
+    expect(first.form.get('client_id')).to.equal('wi-client');
+    expect(first.request.headers.get('user-agent')).to.match(/^my-agent\/1 azsdk-js-identity\//);
+  });
+
+  it('uses the tenant of the parameters when the identity has none', async () => {
+    const entra = fakeEntra();
+    const cache = new CredentialCache({ httpClient: entra, disableInstanceDiscovery: true });
+    await cache
+      .get({ mode: 'service-principal', tenantId: '', clientId: 'c', clientSecret: 's' }, cloud, 'tenant-p')
+      .getToken('https://vault.azure.net/.default');
+    expect(entra.tokenRequests[0]!.url.split('?')[0]).to.equal(
+      'https://login.example.test/tenant-p/oauth2/v2.0/token',
+    );
+    expect(entra.tokenRequests[0]!.form.get('client_secret')).to.equal('s');
+  });
+});
