@@ -1,0 +1,98 @@
+/**
+ * Turns a failed Key Vault call into a ProviderError with upstream's prefix
+ * (`failed to get objectType:<t>, objectName:<n>, objectVersion:<v>: …`), a stable code, and a message a
+ * user can act on. The Azure SDK's messages are Key Vault's own error texts (they never carry a secret
+ * value); request URLs and headers are not included.
+ */
+import { isRestError } from '@azure/core-rest-pipeline';
+import { isProviderError, type ProviderError } from '@secrets-store-csi/provider-sdk';
+import { azureError, azureErrorCodes, type AzureErrorCode } from '../errors.js';
+import { retryAfterInMs } from './retry.js';
+
+export interface ObjectRef {
+  readonly objectType: string;
+  readonly objectName: string;
+  readonly objectVersion: string;
+}
+
+export function objectPrefix(object: ObjectRef): string {
+  return `failed to get objectType:${object.objectType}, objectName:${object.objectName}, objectVersion:${object.objectVersion}`;
+}
+
+/** A credential failure classified by the auth module: it already has a code and a safe message. */
+export type CredentialErrorClassifier = (
+  error: unknown,
+) => { code: AzureErrorCode; message: string } | undefined;
+
+function codeForStatus(status: number): AzureErrorCode {
+  if (status === 404) return azureErrorCodes.objectNotFound;
+  if (status === 401 || status === 403) return azureErrorCodes.accessDenied;
+  if (status === 429) return azureErrorCodes.throttled;
+  return status >= 500 || status === 408
+    ? azureErrorCodes.storeUnavailable
+    : azureErrorCodes.invalidParameter;
+}
+
+/** `in 30s (at 2026-11-22T10:00:30Z)`: when Key Vault said it would take requests again. */
+export function recoveryHint(waitInMs: number | undefined, now = Date.now()): string {
+  if (waitInMs === undefined) return 'Key Vault named no time; the driver retries the mount with backoff';
+  const at = new Date(now + waitInMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return `Key Vault expects to accept requests again in ${Math.ceil(waitInMs / 1000)}s (at ${at})`;
+}
+
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN']);
+
+export function keyVaultError(
+  error: unknown,
+  object: ObjectRef,
+  vaultHost: string,
+  classifyCredentialError: CredentialErrorClassifier,
+  now = Date.now(),
+): ProviderError {
+  const prefix = objectPrefix(object);
+  if (isProviderError(error)) return azureError(error.code as AzureErrorCode, `${prefix}: ${error.message}`);
+  if (isRestError(error)) {
+    const status = error.statusCode;
+    if (status === undefined) {
+      if (DNS_CODES.has(error.code ?? '')) {
+        return azureError(
+          azureErrorCodes.objectNotFound,
+          `${prefix}: the vault host ${vaultHost} does not resolve (${error.code ?? ''}); check keyvaultName and cloudName, and the node's DNS for private endpoints`,
+          { cause: error },
+        );
+      }
+      return azureError(
+        azureErrorCodes.storeUnavailable,
+        `${prefix}: Key Vault ${vaultHost} could not be reached: ${error.message}`,
+        { cause: error },
+      );
+    }
+    if (status === 429) {
+      return azureError(
+        azureErrorCodes.throttled,
+        `${prefix}: Key Vault throttled the request (429 Too Many Requests) and retries ran out; ${recoveryHint(retryAfterInMs(error.response, now), now)}`,
+        { cause: error },
+      );
+    }
+    return azureError(codeForStatus(status), `${prefix}: ${error.message} (status ${status})`, {
+      cause: error,
+    });
+  }
+  const credential = classifyCredentialError(error);
+  if (credential !== undefined)
+    return azureError(credential.code, `${prefix}: ${credential.message}`, { cause: error });
+  if (error instanceof Error && error.name === 'AbortError') {
+    return azureError(
+      azureErrorCodes.storeUnavailable,
+      `${prefix}: the mount was cancelled before Key Vault answered`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return azureError(
+    azureErrorCodes.storeUnavailable,
+    `${prefix}: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error },
+  );
+}
