@@ -7,3 +7,5 @@ export * from './process.js';
 export { trustCertificateAuthority } from './trust.js';
 export * from './world.js';
 export * from './kubelet.js';
+export * from './keyvault.js';
+export * from './hosts.js';
