@@ -24,6 +24,7 @@ import {
   type RetrySettings,
 } from '../keyvault/retry.js';
 import type { AuthConfig, AuthMode, CloudEnvironment } from '../model.js';
+import { isNamedCloud } from '../parameters/clouds.js';
 import { classifyCredentialError, type ThrottleContext } from './credential-errors.js';
 import { credentialKey, tenantOf } from './identity-key.js';
 import {
@@ -255,6 +256,9 @@ export class CredentialCache {
     const latest = { assertion: 'serviceAccountToken' in auth ? auth.serviceAccountToken : '' };
     const ready = (credential: TokenCredential) => () => Promise.resolve(credential);
     const authorityHost = cloud.activeDirectoryEndpoint;
+    // Instance discovery asks Microsoft's public endpoint about the authority: custom clouds (Azure Stack,
+    // AD FS, air-gapped authorities) are not known there, so it is off for them.
+    const disableInstanceDiscovery = this.#options.disableInstanceDiscovery === true || !isNamedCloud(cloud);
     const tenantId = tenantOf(auth, tenantFromParams);
     let resolve: () => Promise<TokenCredential>;
     switch (auth.mode) {
@@ -262,7 +266,7 @@ export class CredentialCache {
         resolve = ready(
           new ClientSecretCredential(tenantId, auth.clientId, auth.clientSecret, {
             authorityHost,
-            disableInstanceDiscovery: this.#options.disableInstanceDiscovery === true,
+            disableInstanceDiscovery,
             ...this.#sdkOptions(throttle),
           }),
         );
@@ -271,7 +275,7 @@ export class CredentialCache {
         resolve = ready(
           new ClientAssertionCredential(tenantId, auth.clientId, () => Promise.resolve(latest.assertion), {
             authorityHost,
-            disableInstanceDiscovery: this.#options.disableInstanceDiscovery === true,
+            disableInstanceDiscovery,
             ...this.#sdkOptions(throttle),
           }),
         );
