@@ -40,6 +40,9 @@ export function recoveryHint(waitInMs: number | undefined, now = Date.now()): st
   return `Key Vault expects to accept requests again in ${Math.ceil(waitInMs / 1000)}s (at ${at})`;
 }
 
+/** The Key Vault SDK's error when the challenge resource does not match the vault host. */
+const CHALLENGE_MISMATCH = /^The challenge resource '[^']*' does not match the requested domain/;
+
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN']);
 
 export function keyVaultError(
@@ -77,6 +80,14 @@ export function keyVaultError(
     return azureError(codeForStatus(status), `${prefix}: ${error.message} (status ${status})`, {
       cause: error,
     });
+  }
+  if (error instanceof Error && CHALLENGE_MISMATCH.test(error.message)) {
+    // The SDK refuses a vault whose host does not end with the challenge's resource: a setting, not an outage.
+    return azureError(
+      azureErrorCodes.invalidParameter,
+      `${prefix}: ${error.message} (for a custom cloud, set disableChallengeResourceVerification: "true" in the SecretProviderClass parameters)`,
+      { cause: error },
+    );
   }
   const credential = classifyCredentialError(error);
   if (credential !== undefined)

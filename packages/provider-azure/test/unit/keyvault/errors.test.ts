@@ -103,6 +103,17 @@ describe('Key Vault errors', () => {
     ]);
   });
 
+  it('reports a challenge resource that does not match the vault as a parameter problem', () => {
+    const sdk = new Error(
+      "The challenge resource 'vault.azurestack.example' does not match the requested domain. Set disableChallengeResourceVerification to true in your client options to disable.",
+    );
+    const mapped = keyVaultError(sdk, object, 'kv', noCredentialClass);
+    expect([mapped.code, mapped.kind]).to.deep.equal(['InvalidParameter', 'invalid-argument']);
+    expect(mapped.message).to.equal(
+      `${prefix}: ${sdk.message} (for a custom cloud, set disableChallengeResourceVerification: "true" in the SecretProviderClass parameters)`,
+    );
+  });
+
   it('reports a cancelled call', () => {
     const abort = Object.assign(new Error('aborted'), { name: 'AbortError' });
     expect(keyVaultError(abort, object, 'kv', noCredentialClass).message).to.equal(
