@@ -18,7 +18,7 @@ import {
 import type { TokenCredential } from '@azure/identity';
 import pLimit from 'p-limit';
 import { certificatePem, encodeContent, publicKeyPem, secretContents } from './content/index.js';
-import { azureErrorCodes, contentError, parameterError } from './errors.js';
+import { contentError, parameterError } from './errors.js';
 import { keyVaultError, objectPrefix, type CredentialErrorClassifier } from './keyvault/errors.js';
 import type {
   KeyVaultConnector,
@@ -30,7 +30,7 @@ import type {
   VaultVersion,
 } from './keyvault/port.js';
 import type { KeyVaultRequestRecorder } from './metrics.js';
-import type { AuthConfig, CloudEnvironment, KeyVaultObject, MountParameters } from './model.js';
+import type { AuthConfig, CloudEnvironment, KeyVaultObject } from './model.js';
 import { fileModeOf, fileNameOf, parseMountParameters, vaultUrl } from './parameters/index.js';
 import { isProviderError } from '@secrets-store-csi/provider-sdk';
 
@@ -145,7 +145,6 @@ export class AzureProvider implements SecretProvider {
     const { identities, logger } = this.#deps;
     const credential = identities.credentialFor(params.auth, params.cloud, params.tenantId, subject);
     const session: Session = {
-      params,
       vaultHost: new URL(url).host,
       identity: identities.identityKey(params.auth, subject),
       reader: this.#deps.connector.reader({
@@ -153,7 +152,7 @@ export class AzureProvider implements SecretProvider {
         credential,
         disableChallengeResourceVerification: params.disableChallengeResourceVerification,
       }),
-      cacheScope: url,
+      vaultUrl: url,
       abortSignal,
     };
     logger.debug('mounting objects from Key Vault', {
@@ -298,7 +297,7 @@ export class AzureProvider implements SecretProvider {
     };
     if (cache === undefined) return run();
     return cache
-      .get(session.identity, `${session.cacheScope}\u0000${objectKey}`, run, {
+      .get(session.identity, `${session.vaultUrl}\u0000${objectKey}`, run, {
         abortSignal: session.abortSignal,
       })
       .catch((error: unknown) => {
@@ -310,12 +309,11 @@ export class AzureProvider implements SecretProvider {
 }
 
 interface Session {
-  readonly params: MountParameters;
   readonly vaultHost: string;
   readonly identity: string;
   readonly reader: KeyVaultReader;
-  readonly cacheScope: string;
+  /** Part of every cache key: the same name in two vaults is two objects. */
+  readonly vaultUrl: string;
   readonly abortSignal: AbortSignal;
 }
 
-export { azureErrorCodes };
