@@ -316,4 +316,3 @@ interface Session {
   readonly vaultUrl: string;
   readonly abortSignal: AbortSignal;
 }
-
