@@ -4,6 +4,7 @@
  * reads. Uses the openssl command (Debian's openssl package), the same tool an operator would.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -103,7 +104,10 @@ export async function createTestPki(dir: string): Promise<TestPki> {
         caCertPath,
         '-CAkey',
         caKeyPath,
-        '-CAcreateserial',
+        // A random serial per certificate: -CAcreateserial shares one ca.srl file, and two
+        // certificates issued at once from one authority race on it (openssl reads a half-written file).
+        '-set_serial',
+        `0x${randomBytes(16).toString('hex')}`,
         '-days',
         '2',
         '-sha256',
