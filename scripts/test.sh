@@ -12,8 +12,10 @@ echo "test: node $(node --version), pnpm $(pnpm --version)"
 pnpm install --frozen-lockfile --prefer-offline
 pnpm run format:check
 
-# The real test world (etcd, kube-apiserver, kube-controller-manager, csi-sanity) is built from Go modules once
-# and cached by version; later runs reuse it in seconds.
+# The real test world (etcd, kube-apiserver, kube-controller-manager, kubelet, csi-sanity) is built from Go
+# modules once and cached by version; later runs reuse it in seconds. The real node's runtime (containerd, runc)
+# and image tools come from Debian's packages.
+bash scripts/node-packages.sh
 bash scripts/test-world/build.sh
 
 log="$(mktemp)"

@@ -8,7 +8,7 @@
 #   etcd                                               go.etcd.io/etcd/server/v3 (etcd/go.mod)
 #   csi-sanity                                         github.com/kubernetes-csi/csi-test/v5
 #   lowkey-vault                                       Lowkey Vault jar from Maven Central
-# Groups: "default" (kube-apiserver kube-controller-manager etcd csi-sanity),
+# Groups: "default" (kube-apiserver kube-controller-manager kubelet etcd csi-sanity),
 #         "all" (every component).
 #
 # Options:
@@ -39,7 +39,7 @@ source "$HERE/versions.env"
 CACHE="${SSCSI_TEST_WORLD_CACHE:-$HOME/.cache/secrets-store-csi/test-world}"
 
 ALL_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity lowkey-vault)
-DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager etcd csi-sanity)
+DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity)
 
 log() { printf '[test-world] %s\n' "$*" >&2; }
 die() { printf '[test-world] error: %s\n' "$*" >&2; exit 1; }

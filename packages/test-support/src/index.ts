@@ -9,3 +9,4 @@ export * from './world.js';
 export * from './kubelet.js';
 export * from './keyvault.js';
 export * from './hosts.js';
+export * from './node/index.js';

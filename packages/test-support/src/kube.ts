@@ -28,7 +28,7 @@ export interface KubeControlPlane {
   stop(): Promise<void>;
 }
 
-function kubeconfigYaml(
+export function kubeconfigYaml(
   server: string,
   caPath: string,
   user: string,
@@ -148,7 +148,9 @@ export async function startKubeControlPlane(dir: string, pki: TestPki): Promise<
         `--tls-cert-file=${apiserverCert.certPath}`,
         `--tls-private-key-file=${apiserverCert.keyPath}`,
         `--client-ca-file=${pki.caCertPath}`,
-        '--authorization-mode=RBAC',
+        // Node and NodeRestriction: a real kubelet (node/kubelet-node.ts) is authorized as production nodes are.
+        '--authorization-mode=Node,RBAC',
+        '--enable-admission-plugins=NodeRestriction',
         `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
         `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
         `--service-account-key-file=${serviceAccountKey.publicKeyPath}`,
