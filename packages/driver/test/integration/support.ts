@@ -175,6 +175,8 @@ export interface DriverProcessOptions {
   /** Kept across a restart so the metrics address stays the same. */
   readonly metricsPort?: number;
   readonly extraArgs?: readonly string[];
+  /** The CSI socket; `<dir>/<name>.sock` by default. */
+  readonly socketPath?: string;
 }
 
 export interface DriverProcess {
@@ -190,7 +192,7 @@ export interface DriverProcess {
 
 /** Starts `src/main.ts` with upstream's flags and waits until its metrics and CSI socket answer. */
 export async function startDriverProcess(options: DriverProcessOptions): Promise<DriverProcess> {
-  const socketPath = join(options.dir, `${options.name}.sock`);
+  const socketPath = options.socketPath ?? join(options.dir, `${options.name}.sock`);
   const metricsPort = options.metricsPort ?? (await freePort());
   const managed = await startProcess({
     name: options.name,
