@@ -9,4 +9,5 @@ export * from './world.js';
 export * from './kubelet.js';
 export * from './keyvault.js';
 export * from './hosts.js';
+export * from './azure-cloud.js';
 export * from './node/index.js';

@@ -26,11 +26,10 @@ import {
 import {
   buildBusyboxImage,
   freePort,
-  mapHostsToLoopback,
   mountsBelow,
   sharedTestWorld,
   startContainerd,
-  startKeyVaultDouble,
+  startKeyVaultCloud,
   startKubeletNode,
   startPluginRegistrar,
   startProcess,
@@ -39,7 +38,7 @@ import {
   type Containerd,
   type KeyVaultDouble,
   type KubeletNode,
-  type LoopbackHosts,
+  type KeyVaultCloud,
   type ManagedProcess,
   type MountEntry,
   type PluginRegistrar,
@@ -162,8 +161,7 @@ interface E2eParts {
   readonly providerAzure: ManagedProcess;
   readonly providerDirectory: ManagedProcess;
   readonly providerAzureMetricsPort: number;
-  readonly keyVault: KeyVaultDouble;
-  readonly hosts: LoopbackHosts;
+  readonly cloud: KeyVaultCloud;
 }
 
 export class E2eCluster {
@@ -189,9 +187,9 @@ export class E2eCluster {
     this.containerd = parts.containerd;
     this.kubelet = parts.kubelet;
     this.driver = parts.driver;
-    this.keyVault = parts.keyVault;
+    this.keyVault = parts.cloud.keyVault;
     this.core = parts.world.kube.kubeConfig.makeApiClient(CoreV1Api);
-    this.cloudEnvFile = join(parts.dir, 'azurestackcloud.json');
+    this.cloudEnvFile = parts.cloud.cloudEnvFile;
     this.directoryRoot = join(parts.dir, 'directory-secrets');
   }
 
@@ -224,30 +222,14 @@ export class E2eCluster {
       stops.push(() => kubelet.stop());
 
       // The stand-ins: Key Vault behind a custom cloud whose authority is the test world's Entra ID.
-      const serving = await world.pki.issue({
-        name: 'e2e-vault',
-        commonName: 'vault.test',
-        dnsNames: ['*.vault.test', 'vault.test'],
-        usage: 'server',
+      const cloud = await startKeyVaultCloud({
+        dir,
+        name: 'e2e',
+        pki: world.pki,
+        entra: world.entra,
+        vaults: [{ name: 'kv-e2e', tenantId: TENANT_ID }],
       });
-      const keyVault = await startKeyVaultDouble({
-        ...serving,
-        authorityHost: world.entra.authorityHost,
-        verifyAccessToken: (token) => world.entra.decodeAccessToken(token),
-      });
-      stops.push(() => keyVault.close());
-      keyVault.createVault('kv-e2e', { tenantId: TENANT_ID });
-      const hosts = await mapHostsToLoopback([keyVault.hostName('kv-e2e')]);
-      stops.push(() => hosts.remove());
-      await writeFile(
-        join(dir, 'azurestackcloud.json'),
-        JSON.stringify({
-          name: 'AzureStackCloud',
-          activeDirectoryEndpoint: `${world.entra.authorityHost}/`,
-          keyVaultEndpoint: `https://${keyVault.dnsSuffix}/`,
-          keyVaultDNSSuffix: keyVault.dnsSuffixWithPort,
-        }),
-      );
+      stops.push(() => cloud.stop());
 
       // The providers, with the flags of their DaemonSets (ports free ones instead of the fixed defaults).
       const providersDir = join(dir, 'providers');
@@ -326,8 +308,7 @@ export class E2eCluster {
         providerAzure,
         providerDirectory,
         providerAzureMetricsPort,
-        keyVault,
-        hosts,
+        cloud,
       });
     } catch (error) {
       await undo();
@@ -345,16 +326,14 @@ export class E2eCluster {
     await this.deleteAllPods();
     const mounts = (await mountsBelow(join(this.kubelet.rootDir, 'pods'))).map((m) => m.path);
     const runningContainers = await this.containerd.runningTasks();
-    const { registrar, driver, providerAzure, providerDirectory, kubelet, containerd, keyVault, hosts } =
-      this.parts;
+    const { registrar, driver, providerAzure, providerDirectory, kubelet, containerd, cloud } = this.parts;
     await registrar.stop();
     await driver.stop();
     await providerAzure.stop();
     await providerDirectory.stop();
     await kubelet.stop();
     await containerd.stop();
-    await keyVault.close();
-    await hosts.remove();
+    await cloud.stop();
     await unmountBelow(this.dir);
     const processes = await processesMentioning(this.dir);
     await rm(this.dir, { recursive: true, force: true });

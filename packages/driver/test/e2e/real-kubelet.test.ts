@@ -20,6 +20,8 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
   let cluster: E2eCluster | undefined;
   /** Every pod this file started, with its number of volumes. */
   const podVolumes = new Map<string, number>();
+  /** What the scenarios that ran did, for the metrics scenario (any of them can run alone with -g). */
+  const session = { keyVaultObjects: new Set<string>(), syncedClasses: 0, failedMounts: 0, rotations: 0 };
 
   const c = (): E2eCluster => {
     if (cluster === undefined) throw new Error('the cluster has not started');
@@ -34,6 +36,7 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
       clientId: 'e2e-sp',
       clientSecret: 'e2e-sp-secret',
     });
+    cluster.keyVault.setSecret(cluster.vault, 'db-password', 'p@ss-from-key-vault');
     await cluster.core.createNamespacedSecret({
       namespace: cluster.namespace,
       body: {
@@ -65,7 +68,6 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
   };
 
   it('1. mounts a Key Vault secret as a file with service-principal credentials from a labelled nodePublishSecretRef', async () => {
-    c().keyVault.setSecret(c().vault, 'db-password', 'p@ss-from-key-vault');
     await c().azureSpc('sp-spc', [{ objectName: 'db-password', objectType: 'secret', objectAlias: 'db' }]);
     await runPod('sp-pod', {
       volumes: [{ name: 'secrets', spc: 'sp-spc', nodePublishSecretRef: 'sp-creds' }],
@@ -73,6 +75,7 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
     await c().waitForRunning('sp-pod');
 
     expect(await c().readInContainer('sp-pod', `${MOUNT_PATH}/db`)).to.equal('p@ss-from-key-vault');
+    session.keyVaultObjects.add('db-password');
     // What the container sees is the driver's tmpfs at kubelet's target path for this pod.
     const mounts = await c().podMounts('sp-pod');
     expect(
@@ -104,6 +107,7 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
     await c().waitForRunning('wi-pod');
 
     expect(await c().readInContainer('wi-pod', `${MOUNT_PATH}/api-key`)).to.equal('k-workload-identity');
+    session.keyVaultObjects.add('api-key');
     const assertions = world.entra.requests.filter(
       (r) => r.clientId === 'e2e-wi' && r.kind === 'client-assertion' && r.status === 200,
     );
@@ -126,6 +130,8 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
 
     expect(await c().exec('sync-pod', ['sh', '-c', 'echo "$DB_PASSWORD"'])).to.equal('p@ss-from-key-vault\n');
     expect(await secretValue('synced-db', 'password')).to.equal('p@ss-from-key-vault');
+    session.keyVaultObjects.add('db-password');
+    session.syncedClasses += 1;
 
     await c().deletePod('sync-pod');
     await waitUntil(
@@ -152,6 +158,8 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
     });
     await c().waitForRunning('rotate-pod');
     expect(await c().readInContainer('rotate-pod', `${MOUNT_PATH}/rotating`)).to.equal('version-one');
+    session.keyVaultObjects.add('rotating');
+    session.syncedClasses += 1;
 
     c().keyVault.setSecret(c().vault, 'rotating', 'version-two');
     const rotatedAt = Date.now();
@@ -170,6 +178,7 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
       timeoutMs: ROTATION_POLL_INTERVAL_SECONDS * 4_000,
       intervalMs: 500,
     });
+    session.rotations += 1;
     const event = await c().waitForEvent('rotate-pod', 'MountRotationComplete');
     expect(event.type).to.equal('Normal');
     expect(event.message ?? '').to.not.include('version-');
@@ -187,6 +196,7 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
       `failed to get secretproviderclass ${c().namespace}/late-spc, error: secretproviderclasses.secrets-store.csi.x-k8s.io "late-spc" not found`,
     );
     const pod = await c().core.readNamespacedPod({ namespace: c().namespace, name: 'late-pod' });
+    session.failedMounts += 1;
     expect(pod.status?.phase).to.equal('Pending');
     expect(pod.status?.containerStatuses?.[0]?.state?.waiting?.reason).to.equal('ContainerCreating');
 
@@ -195,17 +205,19 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
     // Kubelet retries with its exponential backoff (0.5 s doubling); a few failures in, that is seconds.
     await c().waitForRunning('late-pod', 150_000);
     expect(await c().readInContainer('late-pod', `${MOUNT_PATH}/late-secret`)).to.equal('worth-the-wait');
+    session.keyVaultObjects.add('late-secret');
   });
 
   it('6. a pod with two CSI volumes from two SecretProviderClasses, and a pod of the directory provider alone', async () => {
     await writeFile(join(c().directoryRoot, 'app.conf'), 'mode=production\n');
+    await c().azureSpc('two-spc', [{ objectName: 'db-password', objectType: 'secret', objectAlias: 'db' }]);
     await c().createSpc('dir-spc', {
       provider: 'directory',
       parameters: { objects: directoryObjects([{ objectName: 'app.conf', objectAlias: 'config' }]) },
     });
     await runPod('two-pod', {
       volumes: [
-        { name: 'secrets', spc: 'sp-spc', nodePublishSecretRef: 'sp-creds' },
+        { name: 'secrets', spc: 'two-spc', nodePublishSecretRef: 'sp-creds' },
         { name: 'config', spc: 'dir-spc' },
       ],
     });
@@ -227,32 +239,39 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
     const left = (await c().csiMounts()).map((m) => m.path);
     expect(left, 'CSI volume mounts left in /proc/mounts').to.deep.equal([]);
     const log = await readFile(c().driver.process.logPath, 'utf8');
+    // Text log lines: `<timestamp> <level> <message> key=value...`.
     const unmountFailures = log
       .split('\n')
-      .filter((line) => /unmount|unpublish/i.test(line) && /"level":"error"|error=|failed/i.test(line));
+      .filter(
+        (line) => ['error', 'warn'].includes(line.split(' ')[1] ?? '') && /unmount|unpublish/i.test(line),
+      );
     expect(unmountFailures).to.deep.equal([]);
   });
 
-  it("8. the driver's and the provider's metrics carry upstream's names with counts that match the session", async () => {
+  it("8. the driver's and the provider's metrics carry upstream's names with counts that match the session", async function () {
+    if (podVolumes.size === 0) this.skip(); // it checks what the scenarios above did: run it with them
     // Every volume of every pod (all deleted by now) was unpublished exactly once.
     const volumesTornDown = [...podVolumes.values()].reduce((sum, n) => sum + n, 0);
     expect(await c().driverMetric('node_unpublish_total')).to.equal(volumesTornDown);
     expect(await c().driverMetric('node_unpublish_error_total')).to.equal(0);
     // Each volume was published at least once (kubelet republishes requiresRepublish volumes on every sync).
     expect(await c().driverMetric('node_publish_total')).to.be.at.least(volumesTornDown);
-    // The missing SecretProviderClass failed at least once, and nothing else failed.
-    expect(await c().driverMetric('node_publish_error_total')).to.be.at.least(1);
-    // Two classes with secretObjects: created once each, and the rotation updated one.
-    expect(await c().driverMetric('sync_k8s_secret_total')).to.be.at.least(2);
-    expect(await c().driverMetric('rotation_reconcile_total', { rotated: 'true' })).to.be.at.least(1);
+    // Failures: the missing SecretProviderClass, as often as kubelet retried it, and nothing else.
+    const failures = await c().driverMetric('node_publish_error_total');
+    if (session.failedMounts === 0) expect(failures).to.equal(0);
+    else expect(failures).to.be.at.least(session.failedMounts);
+    expect(await c().driverMetric('sync_k8s_secret_total')).to.be.at.least(session.syncedClasses);
+    expect(await c().driverMetric('rotation_reconcile_total', { rotated: 'true' })).to.be.at.least(
+      session.rotations,
+    );
 
-    // The provider: one Mount per publish it answered, and Key Vault calls counted per object.
+    // The provider: Mount calls answered, and each Key Vault call counted under its object.
     expect(
       await c().providerAzureMetric('grpc_request_count', {
         grpc_method: '/v1alpha1.CSIDriverProvider/Mount',
       }),
-    ).to.be.at.least(5);
-    for (const name of ['db-password', 'api-key', 'rotating', 'late-secret']) {
+    ).to.be.at.least(session.keyVaultObjects.size);
+    for (const name of session.keyVaultObjects) {
       expect(
         await c().providerAzureMetric('keyvault_request_count', { object_name: name }),
         name,

@@ -9,18 +9,17 @@
  * `useAzureWorld` registers the mocha hooks: this world's stop (provider process, servers, hosts block) and the
  * fixture's (pods, mounts, driver, with its check that nothing was left behind).
  */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import {
-  mapHostsToLoopback,
-  startKeyVaultDouble,
+  startKeyVaultCloud,
   startProcess,
   startTokenEndpoint,
   waitUntil,
   type KeyVaultDouble,
   type KubeletPod,
-  type LoopbackHosts,
+  type KeyVaultCloud,
   type ManagedProcess,
   type TokenEndpoint,
 } from '@secrets-store-csi/test-support';
@@ -95,24 +94,22 @@ export class AzureWorld {
   readonly vault: string;
   readonly cloudEnvFile: string;
   readonly provider: ManagedProcess;
-  readonly #hosts: LoopbackHosts;
+  readonly #cloud: KeyVaultCloud;
 
   private constructor(init: {
     fixture: DriverFixture;
     entra: TokenEndpoint;
-    keyVault: KeyVaultDouble;
     vault: string;
-    cloudEnvFile: string;
     provider: ManagedProcess;
-    hosts: LoopbackHosts;
+    cloud: KeyVaultCloud;
   }) {
     this.fixture = init.fixture;
     this.entra = init.entra;
-    this.keyVault = init.keyVault;
+    this.keyVault = init.cloud.keyVault;
     this.vault = init.vault;
-    this.cloudEnvFile = init.cloudEnvFile;
+    this.cloudEnvFile = init.cloud.cloudEnvFile;
     this.provider = init.provider;
-    this.#hosts = init.hosts;
+    this.#cloud = init.cloud;
   }
 
   /**
@@ -125,49 +122,28 @@ export class AzureWorld {
     await mkdir(dir);
     const cleanups: (() => Promise<unknown>)[] = [];
     try {
-      // Serving certificates from the test world's CA, which this process already trusts.
-      const [entraServing, vaultServing] = await Promise.all([
-        world.pki.issue({
-          name: `azure-entra-${fixture.nodeName}`,
-          commonName: 'localhost',
-          dnsNames: ['localhost'],
-          ipAddresses: ['127.0.0.1'],
-          usage: 'server',
-        }),
-        world.pki.issue({
-          name: `azure-vault-${fixture.nodeName}`,
-          commonName: 'vault.test',
-          dnsNames: ['*.vault.test', 'vault.test'],
-          usage: 'server',
-        }),
-      ]);
+      const entraServing = await world.pki.issue({
+        name: `azure-entra-${fixture.nodeName}`,
+        commonName: 'localhost',
+        dnsNames: ['localhost'],
+        ipAddresses: ['127.0.0.1'],
+        usage: 'server',
+      });
       const entra = await startTokenEndpoint({
         ...entraServing,
         // Workload identity: the pod's TokenRequest tokens are signed with the API server's key.
         assertionPublicKeyPaths: [world.kube.serviceAccountPublicKeyPath],
       });
       cleanups.push(() => entra.stop());
-      const keyVault = await startKeyVaultDouble({
-        ...vaultServing,
-        authorityHost: entra.authorityHost,
-        verifyAccessToken: (token) => entra.decodeAccessToken(token),
-      });
-      cleanups.push(() => keyVault.close());
       const vault = `kv-${fixture.nodeName.split('-').at(-1) ?? 'e2e'}`;
-      keyVault.createVault(vault, { tenantId: TENANT_ID });
-      const hosts = await mapHostsToLoopback([keyVault.hostName(vault)]);
-      cleanups.push(() => hosts.remove());
-
-      const cloudEnvFile = join(dir, 'azurestackcloud.json');
-      await writeFile(
-        cloudEnvFile,
-        JSON.stringify({
-          name: 'AzureStackCloud',
-          activeDirectoryEndpoint: `${entra.authorityHost}/`,
-          keyVaultEndpoint: `https://${keyVault.dnsSuffix}/`,
-          keyVaultDNSSuffix: keyVault.dnsSuffixWithPort,
-        }),
-      );
+      const cloud = await startKeyVaultCloud({
+        dir,
+        name: `azure-${fixture.nodeName}`,
+        pki: world.pki,
+        entra,
+        vaults: [{ name: vault, tenantId: TENANT_ID }],
+      });
+      cleanups.push(() => cloud.stop());
 
       const socketPath = join(fixture.providersDir, 'azure.sock');
       const provider = await startProcess({
@@ -202,7 +178,7 @@ export class AzureWorld {
           ),
         { description: 'the Azure provider socket', timeoutMs: 30_000, process: provider },
       );
-      return new AzureWorld({ fixture, entra, keyVault, vault, cloudEnvFile, provider, hosts });
+      return new AzureWorld({ fixture, entra, vault, provider, cloud });
     } catch (error) {
       for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
       throw error;
@@ -212,9 +188,8 @@ export class AzureWorld {
   /** Stops the provider process and the stand-ins, and removes the hosts block. */
   async stop(): Promise<void> {
     await this.provider.stop();
-    await this.keyVault.close();
     await this.entra.stop();
-    await this.#hosts.remove();
+    await this.#cloud.stop();
   }
 
   /** A SecretProviderClass of the Azure provider reading this world's vault through the custom cloud. */

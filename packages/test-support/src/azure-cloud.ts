@@ -1,0 +1,72 @@
+/**
+ * The Azure side of an end-to-end test in one call (test infrastructure): the Key Vault double serving the
+ * given vaults with a certificate from the test CA, each vault's host name mapped to 127.0.0.1, and the custom
+ * cloud file (`cloudName: AzureStackCloud`, `cloudEnvFileName`) through which a SecretProviderClass reaches the
+ * double and the Entra ID stand-in.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TokenEndpoint } from './entra.js';
+import { mapHostsToLoopback } from './hosts.js';
+import { startKeyVaultDouble, type KeyVaultDouble } from './keyvault.js';
+import type { TestPki } from './pki.js';
+
+export interface KeyVaultCloudOptions {
+  /** Where the cloud file is written. */
+  readonly dir: string;
+  /** Unique per test run: names the serving certificate's files. */
+  readonly name: string;
+  readonly pki: TestPki;
+  readonly entra: TokenEndpoint;
+  readonly vaults: readonly { readonly name: string; readonly tenantId: string }[];
+}
+
+export interface KeyVaultCloud {
+  readonly keyVault: KeyVaultDouble;
+  /** The custom cloud file for `cloudEnvFileName`. */
+  readonly cloudEnvFile: string;
+  /** Closes the double and removes the hosts block. */
+  stop(): Promise<void>;
+}
+
+export async function startKeyVaultCloud(options: KeyVaultCloudOptions): Promise<KeyVaultCloud> {
+  const serving = await options.pki.issue({
+    name: `${options.name}-vault`,
+    commonName: 'vault.test',
+    dnsNames: ['*.vault.test', 'vault.test'],
+    usage: 'server',
+  });
+  const keyVault = await startKeyVaultDouble({
+    ...serving,
+    authorityHost: options.entra.authorityHost,
+    verifyAccessToken: (token) => options.entra.decodeAccessToken(token),
+  });
+  try {
+    for (const vault of options.vaults) keyVault.createVault(vault.name, { tenantId: vault.tenantId });
+    const hosts = await mapHostsToLoopback(options.vaults.map((vault) => keyVault.hostName(vault.name)));
+    const cloudEnvFile = join(options.dir, 'azurestackcloud.json');
+    await writeFile(
+      cloudEnvFile,
+      JSON.stringify({
+        name: 'AzureStackCloud',
+        activeDirectoryEndpoint: `${options.entra.authorityHost}/`,
+        keyVaultEndpoint: `https://${keyVault.dnsSuffix}/`,
+        keyVaultDNSSuffix: keyVault.dnsSuffixWithPort,
+      }),
+    ).catch(async (error: unknown) => {
+      await hosts.remove();
+      throw error;
+    });
+    return {
+      keyVault,
+      cloudEnvFile,
+      async stop() {
+        await keyVault.close();
+        await hosts.remove();
+      },
+    };
+  } catch (error) {
+    await keyVault.close();
+    throw error;
+  }
+}
