@@ -155,7 +155,7 @@ APISERVER_ARGS=(
   --tls-cert-file="$P/apiserver.crt"
   --tls-private-key-file="$P/apiserver.key"
   --client-ca-file="$P/ca.crt"
-  --authorization-mode=RBAC
+  --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction
   --service-account-issuer="$ISSUER"
   --api-audiences="$ISSUER"
   --service-account-key-file="$P/sa.pub"
