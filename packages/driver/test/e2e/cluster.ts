@@ -21,7 +21,6 @@ import {
   type CoreV1Event,
   type KubernetesObject,
   type V1Pod,
-  type V1Volume,
 } from '@kubernetes/client-node';
 import {
   buildBusyboxImage,
@@ -46,9 +45,10 @@ import {
 } from '@secrets-store-csi/test-support';
 import { parseAllDocuments } from 'yaml';
 import { metricSum, parsePrometheusText } from '../helpers.js';
-import { azureObjects, type AzureObject } from '../integration/azure/world.js';
+import { customCloudParameters, type AzureObject } from '../integration/azure/world.js';
 import {
   DRIVER_NAME,
+  inlineCsiVolume,
   installCrds,
   installCsiDriver,
   startDirectoryProvider,
@@ -343,17 +343,7 @@ export class E2eCluster {
   // --- pods -----------------------------------------------------------------------------------------------
 
   async runPod(name: string, spec: E2ePodSpec): Promise<V1Pod> {
-    const volumes: V1Volume[] = spec.volumes.map((v) => ({
-      name: v.name,
-      csi: {
-        driver: DRIVER_NAME,
-        readOnly: true,
-        volumeAttributes: { secretProviderClass: v.spc },
-        ...(v.nodePublishSecretRef !== undefined && {
-          nodePublishSecretRef: { name: v.nodePublishSecretRef },
-        }),
-      },
-    }));
+    const volumes = spec.volumes.map((v) => inlineCsiVolume(v.name, v.spc, v.nodePublishSecretRef));
     const pod: V1Pod = {
       metadata: { name, namespace: this.namespace },
       spec: {
@@ -495,11 +485,7 @@ export class E2eCluster {
     return this.createSpc(name, {
       provider: 'azure',
       parameters: {
-        keyvaultName: this.vault,
-        tenantId: TENANT_ID,
-        cloudName: 'AzureStackCloud',
-        cloudEnvFileName: this.cloudEnvFile,
-        objects: azureObjects(objects),
+        ...customCloudParameters(this.vault, TENANT_ID, this.cloudEnvFile, objects),
         ...extra.parameters,
       },
       ...(extra.secretObjects !== undefined && { secretObjects: extra.secretObjects }),

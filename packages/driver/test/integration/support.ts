@@ -26,6 +26,7 @@ import {
   type V1CustomResourceDefinition,
   type V1OwnerReference,
   type V1Pod,
+  type V1Volume,
   type V1Secret,
 } from '@kubernetes/client-node';
 import {
@@ -331,6 +332,19 @@ export interface VolumeSpec {
   readonly spc: string;
 }
 
+/** An inline CSI volume of this driver, read-only, naming its SecretProviderClass (and credentials Secret). */
+export function inlineCsiVolume(name: string, spc: string, nodePublishSecretRef?: string): V1Volume {
+  return {
+    name,
+    csi: {
+      driver: DRIVER_NAME,
+      readOnly: true,
+      volumeAttributes: { secretProviderClass: spc },
+      ...(nodePublishSecretRef !== undefined && { nodePublishSecretRef: { name: nodePublishSecretRef } }),
+    },
+  };
+}
+
 /** A pod with one inline CSI volume of this driver per `volumes` entry. */
 export function podManifest(
   namespace: string,
@@ -348,10 +362,7 @@ export function podManifest(
           volumeMounts: volumes.map((v) => ({ name: v.name, mountPath: `/mnt/${v.name}`, readOnly: true })),
         },
       ],
-      volumes: volumes.map((v) => ({
-        name: v.name,
-        csi: { driver: DRIVER_NAME, readOnly: true, volumeAttributes: { secretProviderClass: v.spc } },
-      })),
+      volumes: volumes.map((v) => inlineCsiVolume(v.name, v.spc)),
     },
   };
 }

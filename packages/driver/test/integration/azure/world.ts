@@ -23,7 +23,7 @@ import {
   type ManagedProcess,
   type TokenEndpoint,
 } from '@secrets-store-csi/test-support';
-import { DRIVER_NAME, useDriverFixture, type DriverFixture, type SecretObjectSpec } from '../support.js';
+import { inlineCsiVolume, useDriverFixture, type DriverFixture, type SecretObjectSpec } from '../support.js';
 
 export const TENANT_ID = 'tenant-e2e';
 /** The label upstream's docs put on nodePublishSecretRef Secrets (the driver's filtered watch). */
@@ -54,6 +54,22 @@ export function azureObjects(objects: readonly AzureObject[]): string {
         .join('\n')}\n`,
   );
   return `array:\n${items.join('')}`;
+}
+
+/** The parameters of an Azure SecretProviderClass reading `vault` through the custom cloud file. */
+export function customCloudParameters(
+  vault: string,
+  tenantId: string,
+  cloudEnvFile: string,
+  objects: readonly AzureObject[],
+): Record<string, string> {
+  return {
+    keyvaultName: vault,
+    tenantId,
+    cloudName: 'AzureStackCloud',
+    cloudEnvFileName: cloudEnvFile,
+    objects: azureObjects(objects),
+  };
 }
 
 /** How a class authenticates: the parameters each mode adds (the service principal comes from the pod). */
@@ -204,11 +220,7 @@ export class AzureWorld {
     return this.fixture.createSpc(name, {
       provider: 'azure',
       parameters: {
-        keyvaultName: this.vault,
-        tenantId: TENANT_ID,
-        cloudName: 'AzureStackCloud',
-        cloudEnvFileName: this.cloudEnvFile,
-        objects: azureObjects(options.objects),
+        ...customCloudParameters(this.vault, TENANT_ID, this.cloudEnvFile, options.objects),
         ...identityParameters(options.identity),
       },
       ...(options.secretObjects !== undefined && { secretObjects: options.secretObjects }),
@@ -265,19 +277,7 @@ export function azurePodManifest(namespace: string, name: string, spec: AzurePod
           ...(spec.env !== undefined && { env: spec.env }),
         },
       ],
-      volumes: [
-        {
-          name: 'secrets',
-          csi: {
-            driver: DRIVER_NAME,
-            readOnly: true,
-            volumeAttributes: { secretProviderClass: spec.spc },
-            ...(spec.nodePublishSecretRef !== undefined && {
-              nodePublishSecretRef: { name: spec.nodePublishSecretRef },
-            }),
-          },
-        },
-      ],
+      volumes: [inlineCsiVolume('secrets', spec.spc, spec.nodePublishSecretRef)],
     },
   };
 }
