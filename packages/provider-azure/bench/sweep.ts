@@ -19,6 +19,8 @@ import { parseArgs } from 'node:util';
 import { ProviderClient, driverMountRequest } from '@secrets-store-csi/provider-sdk/testing';
 import {
   createTestPki,
+  issueLocalhostServing,
+  issueVaultServing,
   mapHostsToLoopback,
   startKeyVaultDouble,
   startTokenEndpoint,
@@ -91,19 +93,8 @@ async function stop(child: ChildProcess): Promise<void> {
 
 const dir = await mkdtemp(join(tmpdir(), 'azure-bench-'));
 const pki = await createTestPki(dir);
-const sts = await pki.issue({
-  name: 'sts',
-  commonName: 'localhost',
-  dnsNames: ['localhost'],
-  ipAddresses: ['127.0.0.1'],
-  usage: 'server',
-});
-const serving = await pki.issue({
-  name: 'vault',
-  commonName: 'vault.test',
-  dnsNames: ['*.vault.test', 'vault.test'],
-  usage: 'server',
-});
+const sts = await issueLocalhostServing(pki, 'sts');
+const serving = await issueVaultServing(pki, 'vault');
 const entra = await startTokenEndpoint(sts);
 entra.addServicePrincipal({ tenantId: TENANT, clientId: 'bench-app', clientSecret: 'bench-secret' });
 const kv = await startKeyVaultDouble({

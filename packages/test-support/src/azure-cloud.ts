@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { TokenEndpoint } from './entra.js';
 import { mapHostsToLoopback } from './hosts.js';
 import { startKeyVaultDouble, type KeyVaultDouble } from './keyvault.js';
-import type { TestPki } from './pki.js';
+import { issueVaultServing, type TestPki } from './pki.js';
 
 export interface KeyVaultCloudOptions {
   /** Where the cloud file is written. */
@@ -30,12 +30,7 @@ export interface KeyVaultCloud {
 }
 
 export async function startKeyVaultCloud(options: KeyVaultCloudOptions): Promise<KeyVaultCloud> {
-  const serving = await options.pki.issue({
-    name: `${options.name}-vault`,
-    commonName: 'vault.test',
-    dnsNames: ['*.vault.test', 'vault.test'],
-    usage: 'server',
-  });
+  const serving = await issueVaultServing(options.pki, `${options.name}-vault`);
   const keyVault = await startKeyVaultDouble({
     ...serving,
     authorityHost: options.entra.authorityHost,

@@ -147,3 +147,24 @@ export async function createTestPki(dir: string): Promise<TestPki> {
     },
   };
 }
+
+/** A serving certificate for a stand-in on loopback (the Entra ID token endpoint): `localhost` and 127.0.0.1. */
+export function issueLocalhostServing(pki: TestPki, name: string): Promise<IssuedCertificate> {
+  return pki.issue({
+    name,
+    commonName: 'localhost',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    usage: 'server',
+  });
+}
+
+/** A serving certificate for every vault of the Key Vault double, `https://<vault>.vault.test:<port>`. */
+export function issueVaultServing(pki: TestPki, name: string): Promise<IssuedCertificate> {
+  return pki.issue({
+    name,
+    commonName: 'vault.test',
+    dnsNames: ['*.vault.test', 'vault.test'],
+    usage: 'server',
+  });
+}

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTokenEndpoint, type TokenEndpoint } from './entra.js';
 import { startKubeControlPlane, type KubeControlPlane } from './kube.js';
-import { createTestPki, type TestPki } from './pki.js';
+import { createTestPki, issueLocalhostServing, type TestPki } from './pki.js';
 import { installExitHooks, stopAllProcesses } from './process.js';
 import { trustCertificateAuthority } from './trust.js';
 
@@ -35,13 +35,7 @@ export async function startTestWorld(): Promise<TestWorld> {
   try {
     const kube = await startKubeControlPlane(join(dir, 'kube'), pki);
     stops.push(() => kube.stop());
-    const serving = await pki.issue({
-      name: 'entra',
-      commonName: 'localhost',
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1'],
-      usage: 'server',
-    });
+    const serving = await issueLocalhostServing(pki, 'entra');
     const entra = await startTokenEndpoint({
       ...serving,
       assertionPublicKeyPaths: [kube.serviceAccountPublicKeyPath],

@@ -18,7 +18,7 @@ import { expect } from 'chai';
 import { startTokenEndpoint, type TokenEndpoint } from '../src/entra.js';
 import { mapHostsToLoopback, type LoopbackHosts } from '../src/hosts.js';
 import { startKeyVaultDouble, type KeyVaultDouble } from '../src/keyvault.js';
-import { createTestPki, type TestPki } from '../src/pki.js';
+import { createTestPki, issueLocalhostServing, issueVaultServing, type TestPki } from '../src/pki.js';
 import { trustCertificateAuthority } from '../src/trust.js';
 
 const run = promisify(execFile);
@@ -65,19 +65,8 @@ describe('Key Vault double (test infrastructure) with the real Azure SDK', funct
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'keyvault-test-'));
     pki = await createTestPki(dir);
-    const sts = await pki.issue({
-      name: 'sts',
-      commonName: 'localhost',
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1'],
-      usage: 'server',
-    });
-    const serving = await pki.issue({
-      name: 'vault',
-      commonName: 'vault.test',
-      dnsNames: ['*.vault.test', 'vault.test'],
-      usage: 'server',
-    });
+    const sts = await issueLocalhostServing(pki, 'sts');
+    const serving = await issueVaultServing(pki, 'vault');
     trustCertificateAuthority(pki.caCertPath);
     entra = await startTokenEndpoint(sts);
     entra.addServicePrincipal({ tenantId: TENANT, clientId: 'app-1', clientSecret: 's3cret' });

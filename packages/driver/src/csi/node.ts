@@ -21,6 +21,18 @@ const messages = {
   volumeAttributesMissing: 'Volume attributes missing in request',
 } as const;
 
+/** Answers an empty response when `work` succeeds, or its error mapped to a gRPC status. */
+function answer(work: Promise<unknown>, callback: sendUnaryData<object>): void {
+  work.then(
+    () => {
+      callback(null, {});
+    },
+    (error: unknown) => {
+      callback(toServiceError(error));
+    },
+  );
+}
+
 function deadlineOf(call: ServerUnaryCall<unknown, unknown>, fallbackMs: number): Date {
   const deadline = call.getDeadline();
   if (deadline instanceof Date) return deadline;
@@ -61,14 +73,7 @@ export function nodeHandlers(config: NodeServiceConfig, publisher: VolumePublish
         secrets: secretsOf(req.secrets),
         deadline: deadlineOf(call, config.defaultCallTimeoutMs),
       };
-      publisher.publish(request).then(
-        () => {
-          callback(null, {});
-        },
-        (error: unknown) => {
-          callback(toServiceError(error));
-        },
-      );
+      answer(publisher.publish(request), callback);
     },
 
     NodeUnpublishVolume(call, callback: sendUnaryData<csi.NodeUnpublishVolumeResponse>) {
@@ -81,14 +86,7 @@ export function nodeHandlers(config: NodeServiceConfig, publisher: VolumePublish
         callback(statusError(status.INVALID_ARGUMENT, messages.targetPathMissing));
         return;
       }
-      publisher.unpublish(req.target_path).then(
-        () => {
-          callback(null, {});
-        },
-        (error: unknown) => {
-          callback(toServiceError(error));
-        },
-      );
+      answer(publisher.unpublish(req.target_path), callback);
     },
 
     NodeStageVolume(call, callback: sendUnaryData<csi.NodeStageVolumeResponse>) {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { V1Secret } from '@kubernetes/client-node';
 import { waitUntil } from '@secrets-store-csi/test-support';
 import { expect } from 'chai';
-import { directoryObjects } from '../integration/support.js';
+import { objectsParameter } from '../integration/support.js';
 import { E2eCluster, MOUNT_PATH, ROTATION_POLL_INTERVAL_SECONDS, TENANT_ID } from './cluster.js';
 
 const USED_LABEL = { 'secrets-store.csi.k8s.io/used': 'true' };
@@ -213,7 +213,7 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
     await c().azureSpc('two-spc', [{ objectName: 'db-password', objectType: 'secret', objectAlias: 'db' }]);
     await c().createSpc('dir-spc', {
       provider: 'directory',
-      parameters: { objects: directoryObjects([{ objectName: 'app.conf', objectAlias: 'config' }]) },
+      parameters: { objects: objectsParameter([{ objectName: 'app.conf', objectAlias: 'config' }]) },
     });
     await runPod('two-pod', {
       volumes: [

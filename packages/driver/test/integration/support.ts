@@ -373,8 +373,11 @@ export interface DirectoryObject {
   readonly filePermission?: string;
 }
 
-/** The directory provider's `objects` parameter. */
-export function directoryObjects(objects: readonly DirectoryObject[]): string {
+/**
+ * A provider's `objects` parameter as upstream's docs write it: `array:` with one YAML document per object
+ * (the directory and Azure providers read the same shape).
+ */
+export function objectsParameter(objects: readonly object[]): string {
   const items = objects.map(
     (object) =>
       `  - |\n${Object.entries(object)
@@ -597,7 +600,7 @@ export class DriverFixture {
   directorySpc(name: string, objects: readonly DirectoryObject[], secretObjects?: SecretObjectSpec[]) {
     return this.createSpc(name, {
       provider: 'directory',
-      parameters: { objects: directoryObjects(objects) },
+      parameters: { objects: objectsParameter(objects) },
       ...(secretObjects !== undefined && { secretObjects }),
     });
   }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createTestPki,
+  issueLocalhostServing,
   startTokenEndpoint,
   trustCertificateAuthority,
   type TokenEndpoint,
@@ -44,13 +45,7 @@ describe('credential cache with the real @azure/identity and the Entra ID stand-
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'provider-azure-credentials-'));
     const pki = await createTestPki(dir);
-    const serving = await pki.issue({
-      name: 'sts',
-      commonName: 'localhost',
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1'],
-      usage: 'server',
-    });
+    const serving = await issueLocalhostServing(pki, 'sts');
     const saKeys = await pki.keyPair('service-account');
     signingKey = await readFile(saKeys.privateKeyPath, 'utf8');
     trustCertificateAuthority(pki.caCertPath);

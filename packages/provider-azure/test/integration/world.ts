@@ -14,6 +14,8 @@ import { parseFlags, serve, type ProviderServer } from '@secrets-store-csi/provi
 import { ProviderClient } from '@secrets-store-csi/provider-sdk/testing';
 import {
   createTestPki,
+  issueLocalhostServing,
+  issueVaultServing,
   mapHostsToLoopback,
   startKeyVaultDouble,
   startTokenEndpoint,
@@ -77,19 +79,8 @@ export async function startWorld(options: {
   };
   try {
     const pki = await createTestPki(dir);
-    const sts = await pki.issue({
-      name: 'sts',
-      commonName: 'localhost',
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1'],
-      usage: 'server',
-    });
-    const vaultServing = await pki.issue({
-      name: 'vault',
-      commonName: 'vault.test',
-      dnsNames: ['*.vault.test', 'vault.test'],
-      usage: 'server',
-    });
+    const sts = await issueLocalhostServing(pki, 'sts');
+    const vaultServing = await issueVaultServing(pki, 'vault');
     const saKeys = await pki.keyPair('service-account');
     const signingKey = await readFile(saKeys.privateKeyPath, 'utf8');
     trustCertificateAuthority(pki.caCertPath);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ClientSecretCredential, ManagedIdentityCredential } from '@azure/identity';
 import { expect } from 'chai';
 import { startTokenEndpoint, type TokenEndpoint } from '../../src/entra.js';
-import { createTestPki } from '../../src/pki.js';
+import { createTestPki, issueLocalhostServing } from '../../src/pki.js';
 import { trustCertificateAuthority } from '../../src/trust.js';
 
 describe('Entra token endpoint (test infrastructure) with the real @azure/identity', function () {
@@ -14,13 +14,7 @@ describe('Entra token endpoint (test infrastructure) with the real @azure/identi
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'entra-test-'));
     const pki = await createTestPki(dir);
-    const serving = await pki.issue({
-      name: 'sts',
-      commonName: 'localhost',
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1'],
-      usage: 'server',
-    });
+    const serving = await issueLocalhostServing(pki, 'sts');
     trustCertificateAuthority(pki.caCertPath);
     endpoint = await startTokenEndpoint(serving);
     endpoint.addServicePrincipal({ tenantId: 'tenant-a', clientId: 'app-1', clientSecret: 'right-secret' });

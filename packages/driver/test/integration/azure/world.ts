@@ -13,17 +13,24 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import {
+  issueLocalhostServing,
   startKeyVaultCloud,
   startProcess,
   startTokenEndpoint,
   waitUntil,
+  type KeyVaultCloud,
   type KeyVaultDouble,
   type KubeletPod,
-  type KeyVaultCloud,
   type ManagedProcess,
   type TokenEndpoint,
 } from '@secrets-store-csi/test-support';
-import { inlineCsiVolume, useDriverFixture, type DriverFixture, type SecretObjectSpec } from '../support.js';
+import {
+  inlineCsiVolume,
+  objectsParameter,
+  useDriverFixture,
+  type DriverFixture,
+  type SecretObjectSpec,
+} from '../support.js';
 
 export const TENANT_ID = 'tenant-e2e';
 /** The label upstream's docs put on nodePublishSecretRef Secrets (the driver's filtered watch). */
@@ -45,17 +52,6 @@ export interface AzureObject {
   readonly objectEncoding?: string;
 }
 
-/** The `objects` parameter as upstream's docs write it: `array:` with one YAML document per object. */
-export function azureObjects(objects: readonly AzureObject[]): string {
-  const items = objects.map(
-    (object) =>
-      `  - |\n${Object.entries(object)
-        .map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`)
-        .join('\n')}\n`,
-  );
-  return `array:\n${items.join('')}`;
-}
-
 /** The parameters of an Azure SecretProviderClass reading `vault` through the custom cloud file. */
 export function customCloudParameters(
   vault: string,
@@ -68,7 +64,7 @@ export function customCloudParameters(
     tenantId,
     cloudName: 'AzureStackCloud',
     cloudEnvFileName: cloudEnvFile,
-    objects: azureObjects(objects),
+    objects: objectsParameter(objects),
   };
 }
 
@@ -138,13 +134,7 @@ export class AzureWorld {
     await mkdir(dir);
     const cleanups: (() => Promise<unknown>)[] = [];
     try {
-      const entraServing = await world.pki.issue({
-        name: `azure-entra-${fixture.nodeName}`,
-        commonName: 'localhost',
-        dnsNames: ['localhost'],
-        ipAddresses: ['127.0.0.1'],
-        usage: 'server',
-      });
+      const entraServing = await issueLocalhostServing(world.pki, `azure-entra-${fixture.nodeName}`);
       const entra = await startTokenEndpoint({
         ...entraServing,
         // Workload identity: the pod's TokenRequest tokens are signed with the API server's key.
