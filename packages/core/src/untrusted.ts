@@ -25,9 +25,11 @@ const WELL_BEHAVED_CODE = /^[A-Za-z][A-Za-z0-9_]*$/;
 /**
  * A code safe as metadata, Event reason, condition reason and metric label: letters, digits and `_`,
  * starting with a letter, at most 64 characters. Any run of other characters becomes one `_`
- * (`Bad Reason\nInjected: yes` -> `Bad_Reason_Injected_yes`, `Fehlerä` -> `Fehler`).
+ * (`Bad Reason\nInjected: yes` -> `Bad_Reason_Injected_yes`, `Fehlerä` -> `Fehler`); '' stays ''.
  */
 export function errorCodeOf(code: string): string {
+  // No code stays no code (upstream's `error_type` is '' for a provider it cannot reach).
+  if (code === '') return code;
   if (code.length <= MAX_ERROR_CODE_LENGTH && WELL_BEHAVED_CODE.test(code)) return code;
   const cleaned = code
     .slice(0, MAX_ERROR_CODE_LENGTH * 4)

@@ -24,13 +24,14 @@ describe('untrusted text', function () {
       expect(errorCodeOf('Fehlerä')).to.equal('Fehler');
       expect(errorCodeOf('tab\there')).to.equal('tab_here');
       expect(errorCodeOf('\n')).to.equal(UNUSABLE_ERROR_CODE);
+      expect(errorCodeOf('')).to.equal('');
       expect(errorCodeOf('42 things')).to.equal('things');
       expect(errorCodeOf('x'.repeat(10_000))).to.have.length(MAX_ERROR_CODE_LENGTH);
     });
 
     it('always answers a valid condition reason and printable ASCII metadata value (fixed seed)', () => {
       fc.assert(
-        fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (code) => {
+        fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 300 }), (code) => {
           const safe = errorCodeOf(code);
           expect(safe).to.match(CONDITION_REASON);
           expect(safe.length).to.be.at.most(MAX_ERROR_CODE_LENGTH);
