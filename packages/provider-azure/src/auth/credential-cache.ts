@@ -113,6 +113,8 @@ export class CachedCredential implements TokenCredential {
   readonly #resolve: () => Promise<TokenCredential>;
   readonly #throttle: ThrottleRecorder;
   readonly #now: () => number;
+  /** Token requests in flight by scopes, tenant and claims: concurrent first mounts share one request. */
+  readonly #inFlight = new Map<string, Promise<AccessToken | null>>();
 
   constructor(
     mode: AuthMode,
@@ -126,7 +128,47 @@ export class CachedCredential implements TokenCredential {
     this.#now = now;
   }
 
-  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+  /**
+   * One token request per identity, scopes, tenant and claims at a time: callers that arrive while one is
+   * in flight (the first mounts of many pods of one identity) share its answer, instead of making 2-3
+   * requests before MSAL's cache holds the token. The shared request runs without any one caller's abort
+   * signal; each caller still stops waiting when its own signal fires.
+   */
+  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    const key = JSON.stringify([scopes, options?.tenantId ?? '', options?.claims ?? '']);
+    let shared = this.#inFlight.get(key);
+    if (shared === undefined) {
+      const { abortSignal: _ignored, ...rest } = options ?? {};
+      const request = this.#getToken(scopes, rest);
+      shared = request;
+      this.#inFlight.set(key, request);
+      const done = () => {
+        if (this.#inFlight.get(key) === request) this.#inFlight.delete(key);
+      };
+      request.then(done, done);
+    }
+    const signal = options?.abortSignal;
+    if (signal === undefined) return shared;
+    if (signal.aborted) return Promise.reject(abortErrorOf(signal));
+    return new Promise<AccessToken | null>((resolve, reject) => {
+      const onAbort = () => {
+        reject(abortErrorOf(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.then(
+        (token) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(token);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  }
+
+  async #getToken(scopes: string | string[], options: GetTokenOptions): Promise<AccessToken | null> {
     try {
       const inner = await this.#resolve();
       return await inner.getToken(scopes, options);
@@ -144,6 +186,17 @@ export class CachedCredential implements TokenCredential {
     }
   }
 }
+
+function abortErrorOf(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const error = new Error('The operation was aborted.');
+  error.name = 'AbortError';
+  return error;
+}
+
+/** azidentity's rule for a tenant ID (Go and JavaScript alike). */
+const VALID_TENANT_ID = /^[0-9A-Za-z.-]+$/;
 
 interface IdentityBindingSetup {
   /** Shared by every identity-binding credential, so connections to the proxy are reused. */
@@ -260,6 +313,14 @@ export class CredentialCache {
     // AD FS, air-gapped authorities) are not known there, so it is off for them.
     const disableInstanceDiscovery = this.#options.disableInstanceDiscovery === true || !isNamedCloud(cloud);
     const tenantId = tenantOf(auth, tenantFromParams);
+    if (tenantId !== '' && !VALID_TENANT_ID.test(tenantId)) {
+      // Upstream's text (its keyvault client wraps azidentity's error); a parameter fault, so InvalidArgument.
+      throw azureError(
+        azureErrorCodes.invalidParameter,
+        'failed to get keyvault client: invalid tenantID. You can locate your tenantID by following the ' +
+          'instructions listed here: https://learn.microsoft.com/partner-center/find-ids-and-domain-names',
+      );
+    }
     let resolve: () => Promise<TokenCredential>;
     switch (auth.mode) {
       case 'service-principal':

@@ -107,4 +107,47 @@ describe('CredentialCache', () => {
     );
     expect(entra.tokenRequests[0]!.form.get('client_secret')).to.equal('s');
   });
+
+  it('merges concurrent first getToken calls of one identity into one token request (issue 12)', async () => {
+    for (const auth of [sp('a'), wi('token')]) {
+      const entra = fakeEntra();
+      const cache = new CredentialCache({ httpClient: entra, disableInstanceDiscovery: true });
+      const held = cache.get(auth, cloud, 'tenant-a', 'ns/sa');
+      const tokens = await Promise.all(
+        Array.from({ length: 5 }, () => held.getToken('https://vault.azure.net/.default')),
+      );
+      expect(tokens.map((t) => t?.token)).to.deep.equal(Array(5).fill('access-token-1'));
+      expect(entra.tokenRequests).to.have.length(1);
+    }
+  });
+
+  it("lets one caller's abort end only its own wait", async () => {
+    const entra = fakeEntra();
+    const cache = new CredentialCache({ httpClient: entra, disableInstanceDiscovery: true });
+    const held = cache.get(sp('a'), cloud, 'tenant-a');
+    const controller = new AbortController();
+    const aborted = held.getToken('https://vault.azure.net/.default', { abortSignal: controller.signal });
+    const other = held.getToken('https://vault.azure.net/.default');
+    controller.abort();
+    let abortError: unknown;
+    await aborted.catch((error: unknown) => {
+      abortError = error;
+    });
+    expect(abortError).to.be.instanceOf(Error);
+    expect((await other)?.token).to.equal('access-token-1');
+  });
+
+  it('refuses an invalid tenant with InvalidArgument in upstream words (issue 12)', () => {
+    const cache = new CredentialCache();
+    for (const tenant of ['bad tenant!', 'tenant/../x']) {
+      let caught: unknown;
+      try {
+        cache.get({ ...sp('a'), tenantId: tenant }, cloud, tenant);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).to.have.property('kind', 'invalid-argument');
+      expect((caught as Error).message).to.match(/^failed to get keyvault client: invalid tenantID/);
+    }
+  });
 });
