@@ -187,8 +187,8 @@ export class CachedCredential implements TokenCredential {
   }
 }
 
-function abortErrorOf(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
+function abortErrorOf(signal: object): Error {
+  const reason: unknown = (signal as { reason?: unknown }).reason;
   if (reason instanceof Error) return reason;
   const error = new Error('The operation was aborted.');
   error.name = 'AbortError';

@@ -635,7 +635,8 @@ describe('the Azure provider against the Key Vault double, driven as the driver 
     expect(outcome.details).to.match(
       /^failed to mount objects, error: failed to get objectType:secret, objectName:nope, objectVersion:: /,
     );
-    expect(outcome.details).to.include('(status 404)');
+    expect(outcome.details).to.include('RESPONSE 404: 404 Not Found');
+    expect(outcome.details).to.include('ERROR CODE: SecretNotFound');
     expect(statusesOf('/secrets/nope/')).to.deep.equal([404]);
   });
 

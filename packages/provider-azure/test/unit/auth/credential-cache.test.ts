@@ -142,7 +142,11 @@ describe('CredentialCache', () => {
     for (const tenant of ['bad tenant!', 'tenant/../x']) {
       let caught: unknown;
       try {
-        cache.get({ ...sp('a'), tenantId: tenant }, cloud, tenant);
+        cache.get(
+          { mode: 'service-principal', tenantId: tenant, clientId: 'a', clientSecret: 's' },
+          cloud,
+          tenant,
+        );
       } catch (error) {
         caught = error;
       }
