@@ -646,7 +646,7 @@ describe('the Azure provider against the Key Vault double, driven as the driver 
     const outcome = failed(await mount(standard, ['objectName: disabledlatest\nobjectType: secret']));
     expect(outcome).to.include({ code: 'PERMISSION_DENIED', errorCode: 'AccessDenied' });
     expect(outcome.details).to.match(
-      /^failed to mount objects, error: failed to get objectType:secret, objectName:disabledlatest, objectVersion:: .*disabled secret.*\(status 403\)$/,
+      /^failed to mount objects, error: failed to get objectType:secret, objectName:disabledlatest, objectVersion:: GET https:\/\/kv1\.\S+\/secrets\/disabledlatest\/\n-+\nRESPONSE 403: 403 Forbidden\nERROR CODE: \w+\n[\s\S]*disabled secret/,
     );
   });
 
