@@ -141,10 +141,8 @@ describe('AzureProvider.mount', () => {
       { id: 'secret/db', version: v1 },
       { id: 'secret/db', version: v1 },
     ]);
-    expect(samples.map((s) => [s.objectType, s.objectName, s.error])).to.deep.equal([
-      ['secret', 'db', ''],
-      ['secret', 'db', ''],
-    ]);
+    // one Key Vault request for the object listed twice (issue 12)
+    expect(samples.map((s) => [s.objectType, s.objectName, s.error])).to.deep.equal([['secret', 'db', '']]);
   });
 
   it('turns keys into PUBLIC KEY PEM and certificates into CERTIFICATE PEM', async () => {
@@ -312,6 +310,23 @@ describe('AzureProvider.mount', () => {
       await uncached.mount(request(oneSecret));
       expect(uncached.vault.calls).to.have.length(2);
       expect(uncached.provider.cacheStats).to.equal(undefined);
+    });
+
+    it('fetches an object listed twice in one mount once, with the cache off (issue 12)', async () => {
+      const { vault, mount } = setup({ objectCacheTtlInMs: 0 });
+      vault.add(VAULT, 'secret', 'db', { value: 'pa55', contentType: undefined, kid: undefined });
+      const result = await mount(
+        request({
+          objects: objects(
+            'objectName: db\nobjectType: secret\nobjectAlias: first',
+            'objectName: db\nobjectType: secret\nobjectAlias: second',
+          ),
+        }),
+      );
+      expect(result.files.map((file) => file.path)).to.deep.equal(['first', 'second']);
+      expect(vault.calls).to.have.length(1);
+      await mount(request(oneSecret));
+      expect(vault.calls).to.have.length(2);
     });
 
     it('does not keep a failure', async () => {
