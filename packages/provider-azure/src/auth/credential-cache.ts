@@ -25,7 +25,12 @@ import {
 } from '../keyvault/retry.js';
 import type { AuthConfig, AuthMode, CloudEnvironment } from '../model.js';
 import { isNamedCloud } from '../parameters/clouds.js';
-import { classifyCredentialError, type ThrottleContext } from './credential-errors.js';
+import {
+  classifyCredentialError,
+  networkCodeOf,
+  type NetworkFailure,
+  type ThrottleContext,
+} from './credential-errors.js';
 import { credentialKey, tenantOf } from './identity-key.js';
 import {
   createTokenProxyHttpClient,
@@ -83,6 +88,8 @@ interface Entry {
 /** Throttling the token endpoint reported, kept per credential (MSAL's errors carry no headers). */
 class ThrottleRecorder {
   last: ThrottleContext | undefined;
+  /** The last token-endpoint request that got no answer (MSAL's NetworkError names neither URL nor cause). */
+  network: NetworkFailure | undefined;
   readonly #now: () => number;
 
   constructor(now: () => number) {
@@ -94,7 +101,22 @@ class ThrottleRecorder {
     return {
       name: 'secretsStoreTokenThrottleRecorder',
       sendRequest: async (request, next) => {
-        const response = await next(request);
+        let response;
+        try {
+          response = await next(request);
+        } catch (error) {
+          const code = networkCodeOf(error);
+          if (code !== undefined) {
+            this.network = {
+              method: request.method,
+              url: request.url.split('?')[0] ?? '',
+              code,
+              at: this.#now(),
+            };
+          }
+          throw error;
+        }
+        this.network = undefined;
         const asked = retryAfterInMs(response, this.#now());
         if (response.status === 429 || (response.status === 503 && asked !== undefined)) {
           this.last = { status: response.status, retryAfterInMs: asked, at: this.#now() };
@@ -113,6 +135,7 @@ export class CachedCredential implements TokenCredential {
   readonly #resolve: () => Promise<TokenCredential>;
   readonly #throttle: ThrottleRecorder;
   readonly #now: () => number;
+  readonly #tenantId: string;
   /** Token requests in flight by scopes, tenant and claims: concurrent first mounts share one request. */
   readonly #inFlight = new Map<string, Promise<AccessToken | null>>();
 
@@ -121,8 +144,10 @@ export class CachedCredential implements TokenCredential {
     resolve: () => Promise<TokenCredential>,
     throttle: ThrottleRecorder,
     now: () => number,
+    tenantId = '',
   ) {
     this.mode = mode;
+    this.#tenantId = tenantId;
     this.#resolve = resolve;
     this.#throttle = throttle;
     this.#now = now;
@@ -169,11 +194,28 @@ export class CachedCredential implements TokenCredential {
   }
 
   async #getToken(scopes: string | string[], options: GetTokenOptions): Promise<AccessToken | null> {
+    // What the pipeline records from here on belongs to this request.
+    this.#throttle.network = undefined;
     try {
       const inner = await this.#resolve();
       return await inner.getToken(scopes, options);
     } catch (error) {
-      const classified = classifyCredentialError(error, this.#throttle.last, this.#now());
+      const network = this.#throttle.network;
+      const classified = classifyCredentialError(error, this.#throttle.last, this.#now(), network);
+      const otherTenant = /not configured to acquire tokens for tenant (\S+?)\.? To enable/.exec(
+        error instanceof Error ? error.message : '',
+      )?.[1];
+      if (otherTenant !== undefined) {
+        // The SDK's advice (AdditionallyAllowedTenants on the credential options) is not a setting any user
+        // of the provider has: say which tenants differ and what to change.
+        throw azureError(
+          azureErrorCodes.authenticationFailed,
+          `the Key Vault belongs to tenant ${otherTenant}, but the SecretProviderClass's tenantId is ` +
+            `${this.#tenantId === '' ? '(not set)' : this.#tenantId}: set tenantId to ${otherTenant} with an identity ` +
+            `of that tenant, or use a vault of tenant ${this.#tenantId}`,
+          { cause: error },
+        );
+      }
       if (classified === undefined) {
         if (error instanceof Error && error.name === 'AbortError') throw error;
         throw azureError(
@@ -396,7 +438,7 @@ export class CredentialCache {
         break;
       }
     }
-    const credential = new CachedCredential(auth.mode, resolve, throttle, this.#now);
+    const credential = new CachedCredential(auth.mode, resolve, throttle, this.#now, tenantId);
     return { credential, lastUsed: 0, latest };
   }
 

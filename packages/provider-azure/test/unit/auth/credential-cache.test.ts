@@ -1,3 +1,4 @@
+import { RestError, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
 import { expect } from 'chai';
 import { CredentialCache } from '../../../src/auth/index.js';
 import type { AuthConfig, CloudEnvironment } from '../../../src/model.js';
@@ -154,4 +155,49 @@ describe('CredentialCache', () => {
       expect((caught as Error).message).to.match(/^failed to get keyvault client: invalid tenantID/);
     }
   });
+
+  it("names both tenants and what to change when the vault is in another tenant (issue 12)", async () => {
+    const entra = fakeEntra();
+    const cache = new CredentialCache({ httpClient: entra, disableInstanceDiscovery: true });
+    const held = cache.get(sp('a'), cloud, 'tenant-a');
+    let caught: unknown;
+    await held.getToken('https://vault.azure.net/.default', { tenantId: 'tenant-b' }).catch((error: unknown) => {
+      caught = error;
+    });
+    expect((caught as Error).message).to.equal(
+      "the Key Vault belongs to tenant tenant-b, but the SecretProviderClass's tenantId is tenant-a: " +
+        'set tenantId to tenant-b with an identity of that tenant, or use a vault of tenant tenant-a',
+    );
+    expect((caught as Error).message).not.to.include('AdditionallyAllowedTenants');
+  });
+
+  for (const [what, code, cause] of [
+    ['refused', 'ECONNREFUSED', 'the connection to login.example.test was refused (ECONNREFUSED)'],
+    ['DNS', 'ENOTFOUND', 'the DNS lookup of login.example.test failed (ENOTFOUND)'],
+    ['TLS', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'the TLS handshake with login.example.test failed'],
+  ] as const) {
+    it(`names the token endpoint URL and the cause (${what}) when it cannot be reached (issue 12)`, async () => {
+      const httpClient = {
+        sendRequest: (request: PipelineRequest): Promise<PipelineResponse> =>
+          Promise.reject(new RestError(`connect ${code}`, { code, request })),
+      };
+      const cache = new CredentialCache({
+        httpClient,
+        disableInstanceDiscovery: true,
+        retry: { maxRetries: 0, retryDelayInMs: 1, maxRetryDelayInMs: 1 },
+      });
+      let caught: unknown;
+      await cache
+        .get(sp('a'), cloud, 'tenant-a')
+        .getToken('https://vault.azure.net/.default')
+        .catch((error: unknown) => {
+          caught = error;
+        });
+      const message = (caught as Error).message;
+      expect(caught).to.have.property('code', 'StoreUnavailable');
+      expect(message).to.match(/^the token endpoint could not be reached: (GET|POST) https:\/\/login\.example\.test\/tenant-a\//);
+      expect(message).to.include(cause);
+      expect(message).not.to.include('aka.ms');
+    });
+  }
 });
