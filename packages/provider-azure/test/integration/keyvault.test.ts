@@ -14,6 +14,8 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ClientSecretCredential } from '@azure/identity';
@@ -232,7 +234,7 @@ describe('the Azure provider against the Key Vault double, driven as the driver 
   before(async () => {
     world = await startWorld({
       prefix: 'provider-azure-keyvault-',
-      vaults: ['kv1', 'stackkv'],
+      vaults: ['kv1', 'stackkv', 'otherkv'],
     });
     kv = world.kv;
     cloudFile = await world.cloudFile(kv);
@@ -638,6 +640,68 @@ describe('the Azure provider against the Key Vault double, driven as the driver 
     expect(outcome.details).to.include('RESPONSE 404: 404 Not Found');
     expect(outcome.details).to.include('ERROR CODE: SecretNotFound');
     expect(statusesOf('/secrets/nope/')).to.deep.equal([404]);
+  });
+
+  it("reads as the Go SDK's ResponseError: URL, RESPONSE, ERROR CODE and Key Vault's body (issue 12)", async () => {
+    const outcome = failed(await mount(noRetry, ['objectName: nope\nobjectType: secret']));
+    const rule = '-'.repeat(80);
+    expect(outcome.details).to.match(
+      new RegExp(
+        '^failed to mount objects, error: failed to get objectType:secret, objectName:nope, objectVersion:: ' +
+          `GET https://kv1\\.vault\\.test:\\d+/secrets/nope/\\n${rule}\\n` +
+          `RESPONSE 404: 404 Not Found\\nERROR CODE: SecretNotFound\\n${rule}\\n`,
+      ),
+    );
+    expect(outcome.details).not.to.include('api-version');
+  });
+
+  it('says not found for objectVersionHistory of a missing object (issue 12)', async () => {
+    const outcome = failed(
+      await mount(noRetry, ['objectName: neverexisted\nobjectType: secret\nobjectVersionHistory: 3']),
+    );
+    expect(outcome).to.include({ code: 'NOT_FOUND', errorCode: 'ObjectNotFound' });
+    expect(outcome.details).not.to.include('Pagination failed');
+    expect(outcome.details).to.include('RESPONSE 404: 404 Not Found');
+    expect(outcome.details).to.match(/neverexisted was not found/);
+  });
+
+  it("names both tenants when the vault is in another tenant than the class's (issue 12)", async () => {
+    kv.createVault('otherkv', { tenantId: 'tenant-other' });
+    kv.setSecret('otherkv', 'elsewhere', 'v');
+    const outcome = failed(
+      await mount(noRetry, ['objectName: elsewhere\nobjectType: secret'], {
+        parameters: { keyvaultName: 'otherkv' },
+      }),
+    );
+    expect(outcome.details).to.include(
+      `the Key Vault belongs to tenant tenant-other, but the SecretProviderClass's tenantId is ${TENANT}: ` +
+        `set tenantId to tenant-other with an identity of that tenant, or use a vault of tenant ${TENANT}`,
+    );
+    expect(outcome.details).not.to.include('AdditionallyAllowedTenants');
+  });
+
+  it('names the token endpoint URL and the cause when Entra ID cannot be reached (issue 12)', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const unreachable = join(world.dir, 'unreachable-entra.json');
+    const cloud = JSON.parse(await readFile(cloudFile, 'utf8')) as Record<string, string>;
+    await writeFile(unreachable, JSON.stringify({ ...cloud, activeDirectoryEndpoint: `https://127.0.0.1:${port}/` }));
+    const outcome = failed(
+      await mount(noRetry, ['objectName: secret1\nobjectType: secret'], {
+        parameters: { cloudEnvFileName: unreachable },
+        secrets: { clientid: 'unreachable-app', clientsecret: CLIENT_SECRET },
+      }),
+    );
+    expect(outcome.errorCode).to.equal('StoreUnavailable');
+    expect(outcome.details).to.match(
+      new RegExp(
+        `the token endpoint could not be reached: (GET|POST) https://127\\.0\\.0\\.1:${port}/${TENANT}/\\S+: ` +
+          `the connection to 127\\.0\\.0\\.1:${port} was refused \\(ECONNREFUSED\\)`,
+      ),
+    );
+    expect(outcome.details).not.to.include('aka.ms');
   });
 
   it('fails a disabled latest version with PermissionDenied and AccessDenied', async () => {
