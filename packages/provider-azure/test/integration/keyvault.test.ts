@@ -704,6 +704,26 @@ describe('the Azure provider against the Key Vault double, driven as the driver 
     expect(outcome.details).not.to.include('aka.ms');
   });
 
+  it('answers mounts naming a FIFO as cloudEnvFileName at once, while other mounts go on (issue 12)', async () => {
+    const fifo = join(world.dir, 'cloud.fifo');
+    await run('mkfifo', [fifo]);
+    const started = performance.now();
+    const fifoMounts = Array.from({ length: 8 }, () =>
+      mount(noRetry, ['objectName: secret1\nobjectType: secret'], { parameters: { cloudEnvFileName: fifo } }),
+    );
+    const normal = mount(noRetry, ['objectName: secret1\nobjectType: secret']);
+    const answers = await Promise.all(fifoMounts);
+    const fifoMs = performance.now() - started;
+    for (const answer of answers) {
+      const outcome = failed(answer);
+      expect(outcome).to.include({ code: 'INVALID_ARGUMENT', errorCode: 'InvalidParameter' });
+      expect(outcome.details).to.include(`read ${fifo}: not a regular file`);
+    }
+    const ok = await normal;
+    expect(ok.ok, ok.ok ? '' : ok.details).to.equal(true);
+    console.log(`      8 FIFO mounts answered in ${fifoMs.toFixed(0)} ms; the concurrent normal mount succeeded`);
+  });
+
   it('fails a disabled latest version with PermissionDenied and AccessDenied', async () => {
     kv.setSecret('kv1', 'disabledlatest', 'old');
     kv.setSecret('kv1', 'disabledlatest', 'new', { enabled: false });
