@@ -100,7 +100,12 @@ export class DriverMetrics {
   }
 
   rotationFailed(provider: string, errorType: string): void {
-    this.#rotationError.inc({ provider, error_type: errorCodeOf(errorType), os_type: OS_TYPE, rotated: 'true' });
+    this.#rotationError.inc({
+      provider,
+      error_type: errorCodeOf(errorType),
+      os_type: OS_TYPE,
+      rotated: 'true',
+    });
   }
 
   secretSynced(provider: string): void {

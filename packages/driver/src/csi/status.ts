@@ -20,16 +20,18 @@ const statusByCode: Readonly<Record<string, status>> = {
   [driverErrorCodes.internal]: status.INTERNAL,
 };
 
-function isStatusCode(value: number | undefined): value is status {
-  return value !== undefined && Number.isInteger(value) && value > status.OK && value <= status.UNAUTHENTICATED;
+/** The gRPC status a code number names, unless it is OK or not a code at all. */
+function statusNamed(value: number | undefined): status | undefined {
+  if (value === undefined || !Number.isInteger(value)) return undefined;
+  const name = status[value];
+  return name === undefined || name === 'OK' ? undefined : status[name as keyof typeof status];
 }
 
 export function grpcStatusOf(error: unknown): status {
   if (!isCodedError(error)) return status.UNKNOWN;
   const own = statusByCode[error.code];
   if (own !== undefined) return own;
-  const fromProvider = providerStatusOf(error);
-  return isStatusCode(fromProvider) ? fromProvider : status.UNKNOWN;
+  return statusNamed(providerStatusOf(error)) ?? status.UNKNOWN;
 }
 
 export function toServiceError(error: unknown): Partial<ServiceError> {

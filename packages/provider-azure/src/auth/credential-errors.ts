@@ -67,7 +67,8 @@ const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|
 export function networkCause(code: string, host: string): string {
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
     return `the DNS lookup of ${host} failed (${code}); check the name and the node's DNS`;
-  if (code === 'ECONNREFUSED') return `the connection to ${host} was refused (ECONNREFUSED); nothing listens there`;
+  if (code === 'ECONNREFUSED')
+    return `the connection to ${host} was refused (ECONNREFUSED); nothing listens there`;
   if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT')
     return `the connection to ${host} timed out (${code}); check firewalls and proxies`;
   if (code === 'ECONNRESET' || code === 'EPIPE')
@@ -83,7 +84,11 @@ export function networkCause(code: string, host: string): string {
 export function networkCodeOf(error: unknown): string | undefined {
   for (const link of chainOf(error)) {
     const code = (link as { code?: unknown }).code;
-    if (typeof code === 'string' && (networkCodes.has(code) || TLS_CODE.test(code)) && code !== 'network_error')
+    if (
+      typeof code === 'string' &&
+      (networkCodes.has(code) || TLS_CODE.test(code)) &&
+      code !== 'network_error'
+    )
       return code;
   }
   return undefined;

@@ -78,7 +78,8 @@ function errorBodyOf(error: RestError): { code?: string; message?: string } | un
  */
 function responseErrorText(error: RestError, status: number, object: ObjectRef): string {
   const body = errorBodyOf(error);
-  const errorCode = body?.code ?? (typeof error.code === 'string' && error.code !== '' ? error.code : undefined);
+  const errorCode =
+    body?.code ?? (typeof error.code === 'string' && error.code !== '' ? error.code : undefined);
   let message = body?.message ?? error.message;
   if (/^Pagination failed with unexpected statusCode/.test(message) && status === 404) {
     message = `A ${object.objectType} with (name/id) ${object.objectName} was not found in this key vault.`;

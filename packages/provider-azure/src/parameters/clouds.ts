@@ -70,7 +70,9 @@ export async function readCloudFile(path: string): Promise<string> {
 }
 
 function tooLarge(): CloudFileError {
-  return new CloudFileError(`larger than ${MAX_CLOUD_FILE_BYTES} bytes (a cloud environment file is smaller)`);
+  return new CloudFileError(
+    `larger than ${MAX_CLOUD_FILE_BYTES} bytes (a cloud environment file is smaller)`,
+  );
 }
 
 const readUtf8: ReadTextFile = readCloudFile;

@@ -687,7 +687,10 @@ describe('the Azure provider against the Key Vault double, driven as the driver 
     await new Promise((resolve) => probe.close(resolve));
     const unreachable = join(world.dir, 'unreachable-entra.json');
     const cloud = JSON.parse(await readFile(cloudFile, 'utf8')) as Record<string, string>;
-    await writeFile(unreachable, JSON.stringify({ ...cloud, activeDirectoryEndpoint: `https://127.0.0.1:${port}/` }));
+    await writeFile(
+      unreachable,
+      JSON.stringify({ ...cloud, activeDirectoryEndpoint: `https://127.0.0.1:${port}/` }),
+    );
     const outcome = failed(
       await mount(noRetry, ['objectName: secret1\nobjectType: secret'], {
         parameters: { cloudEnvFileName: unreachable },
@@ -721,7 +724,9 @@ describe('the Azure provider against the Key Vault double, driven as the driver 
     }
     const ok = await normal;
     expect(ok.ok, ok.ok ? '' : ok.details).to.equal(true);
-    console.log(`      8 FIFO mounts answered in ${fifoMs.toFixed(0)} ms; the concurrent normal mount succeeded`);
+    console.log(
+      `      8 FIFO mounts answered in ${fifoMs.toFixed(0)} ms; the concurrent normal mount succeeded`,
+    );
   });
 
   it('fails a disabled latest version with PermissionDenied and AccessDenied', async () => {

@@ -24,21 +24,22 @@ interface PodSpec {
 
 describe('deploy/ for identity binding', () => {
   it('requests both token audiences upstream requests in the CSIDriver', () => {
-    const [driver] = documents('driver/csidriver.yaml') as [{ spec: { tokenRequests: { audience: string }[] } }];
+    const [driver] = documents('driver/csidriver.yaml') as [
+      { spec: { tokenRequests: { audience: string }[] } },
+    ];
     expect(driver.spec.tokenRequests.map((request) => request.audience)).to.have.members([
       'api://AzureADTokenExchange',
       'api://AKSIdentityBinding',
     ]);
   });
 
-  it("gives the provider container the cluster CA at the service-account path", () => {
+  it('gives the provider container the cluster CA at the service-account path', () => {
     const all = documents('provider-azure/daemonset.yaml');
     const daemonSet = all.find((d) => d.kind === 'DaemonSet') as { spec: { template: { spec: PodSpec } } };
     const pod = daemonSet.spec.template.spec;
     const account = all.find((d) => d.kind === 'ServiceAccount') as
-      | { automountServiceAccountToken?: boolean }
-      | undefined;
-    const automounted = (pod.automountServiceAccountToken ?? account?.automountServiceAccountToken ?? true) === true;
+      { automountServiceAccountToken?: boolean } | undefined;
+    const automounted = pod.automountServiceAccountToken ?? account?.automountServiceAccountToken ?? true;
     const caDir = posix.dirname(defaultServiceAccountCaFile);
     const container = pod.containers[0]!;
     const mount = container.volumeMounts?.find((m) => m.mountPath === caDir);
@@ -46,7 +47,8 @@ describe('deploy/ for identity binding', () => {
       expect(mount, `a volume mounted at ${caDir}`).to.not.equal(undefined);
       const volume = pod.volumes?.find((v) => v.name === mount?.name);
       const items = (volume?.projected?.sources ?? []).flatMap(
-        (source) => (source.configMap as { items?: { key: string; path: string }[] } | undefined)?.items ?? [],
+        (source) =>
+          (source.configMap as { items?: { key: string; path: string }[] } | undefined)?.items ?? [],
       );
       expect(items).to.deep.include({ key: 'ca.crt', path: posix.basename(defaultServiceAccountCaFile) });
     }

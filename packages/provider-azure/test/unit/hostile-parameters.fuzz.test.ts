@@ -98,7 +98,9 @@ describe('the Azure provider against hostile parameters (fuzz, fixed seed)', fun
       '*alias',
       '&a [*a]',
     ),
-    fc.string({ unit: 'binary', maxLength: 30 }).map((name) => `array:\n  - |\n    objectName: "${name}"\n    objectType: secret\n`),
+    fc
+      .string({ unit: 'binary', maxLength: 30 })
+      .map((name) => `array:\n  - |\n    objectName: "${name}"\n    objectType: secret\n`),
   );
   const parameters = fc.record(
     {

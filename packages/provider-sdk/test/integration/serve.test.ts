@@ -231,9 +231,9 @@ describe('serve', () => {
     expect(outcome.details).to.equal('failed to mount objects, error: cloudName "\ufffd" is not known');
     expect(outcome.errorCode).to.equal('Bad_Code');
     fake.returns({ files: [], objectVersions: [{ id: 'a', version: '1' }] });
-    expect(succeeded(await client.mount(driverMountRequest({ parameters: {} }))).object_version).to.have.length(
-      1,
-    );
+    expect(
+      succeeded(await client.mount(driverMountRequest({ parameters: {} }))).object_version,
+    ).to.have.length(1);
   });
 
   it('answers INTERNAL when the provider throws outside its promise, and keeps serving (issue 12)', async () => {
@@ -247,9 +247,9 @@ describe('serve', () => {
     expect(outcome.details).to.include('synchronous bug');
     fake.mount = original;
     fake.returns({ files: [], objectVersions: [{ id: 'a', version: '1' }] });
-    expect(succeeded(await client.mount(driverMountRequest({ parameters: {} }))).object_version).to.have.length(
-      1,
-    );
+    expect(
+      succeeded(await client.mount(driverMountRequest({ parameters: {} }))).object_version,
+    ).to.have.length(1);
   });
 
   it("refuses a provider's answer that breaks the rules, naming the rule", async () => {

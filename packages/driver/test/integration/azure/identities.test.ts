@@ -221,10 +221,13 @@ describe('the driver with the Azure Key Vault provider: mounting a secret with e
       TOKEN_PROXY_SNI_NAME,
       200,
     ]);
-    expect(tokenProxy.requests.some((r) => r.path.startsWith(`/${TENANT_ID}/oauth2/v2.0/token`))).to.equal(true);
+    expect(tokenProxy.requests.some((r) => r.path.startsWith(`/${TENANT_ID}/oauth2/v2.0/token`))).to.equal(
+      true,
+    );
     expect(tokenRequests('ib-app')).to.deep.equal([
       { kind: 'client-assertion', tenantId: TENANT_ID, status: 200 },
     ]);
-    for (const c of azure().vaultClaims()) expect(c).to.deep.include({ appid: 'ib-app', grant: 'client-assertion' });
+    for (const c of azure().vaultClaims())
+      expect(c).to.deep.include({ appid: 'ib-app', grant: 'client-assertion' });
   });
 });

@@ -158,7 +158,9 @@ describe('the driver process failing a mount', function () {
           object_version: [{ id: 'rogue/x', version: 'v1' }],
           files: [],
         });
-        const failure = failureOf(volumeOf(await fixture().runPod(pod, [{ name: 'secrets', spc: 'hostile' }])).lastResult);
+        const failure = failureOf(
+          volumeOf(await fixture().runPod(pod, [{ name: 'secrets', spc: 'hostile' }])).lastResult,
+        );
         expect(failure.codeName).to.equal('UNKNOWN');
         expect(failure.details).to.equal(
           `failed to mount secrets store objects for pod ${fixture().namespace}/${pod}, err: ` +

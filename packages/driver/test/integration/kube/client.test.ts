@@ -249,9 +249,7 @@ describe('Kubernetes adapters against a real API server', function () {
       for (const source of [kube, adapters(admin)]) {
         const error = await rejection(source.secretProviderClasses.get(namespace, 'missing'));
         expect(error.code).to.equal('SecretProviderClassNotFound');
-        expect(error.message).to.equal(
-          `SecretProviderClass.secrets-store.csi.x-k8s.io "missing" not found`,
-        );
+        expect(error.message).to.equal(`SecretProviderClass.secrets-store.csi.x-k8s.io "missing" not found`);
       }
     });
 

@@ -89,7 +89,11 @@ describe('the driver against a hostile provider (fuzz, fixed seed)', function ()
         }
         const metadata = new grpc.Metadata();
         metadata.set(ERROR_CODE_METADATA_KEY, answer.metadata);
-        callback({ code: answer.code, details: answer.details, metadata });
+        callback({
+          code: grpc.status[grpc.status[answer.code] as keyof typeof grpc.status],
+          details: answer.details,
+          metadata,
+        });
       },
     });
     await new Promise<void>((resolve, reject) => {

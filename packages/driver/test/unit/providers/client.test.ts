@@ -113,7 +113,7 @@ describe('GrpcProviderClient', () => {
     ]);
   });
 
-  it("makes a hostile provider error code safe for metadata, Event reasons and labels (issue 12)", async () => {
+  it('makes a hostile provider error code safe for metadata, Event reasons and labels (issue 12)', async () => {
     for (const [raw, safe] of [
       ['Fehlerä', 'Fehler'],
       ['Bad Reason\nInjected: yes', 'Bad_Reason_Injected_yes'],

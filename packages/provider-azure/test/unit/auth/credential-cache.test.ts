@@ -156,14 +156,16 @@ describe('CredentialCache', () => {
     }
   });
 
-  it("names both tenants and what to change when the vault is in another tenant (issue 12)", async () => {
+  it('names both tenants and what to change when the vault is in another tenant (issue 12)', async () => {
     const entra = fakeEntra();
     const cache = new CredentialCache({ httpClient: entra, disableInstanceDiscovery: true });
     const held = cache.get(sp('a'), cloud, 'tenant-a');
     let caught: unknown;
-    await held.getToken('https://vault.azure.net/.default', { tenantId: 'tenant-b' }).catch((error: unknown) => {
-      caught = error;
-    });
+    await held
+      .getToken('https://vault.azure.net/.default', { tenantId: 'tenant-b' })
+      .catch((error: unknown) => {
+        caught = error;
+      });
     expect((caught as Error).message).to.equal(
       "the Key Vault belongs to tenant tenant-b, but the SecretProviderClass's tenantId is tenant-a: " +
         'set tenantId to tenant-b with an identity of that tenant, or use a vault of tenant tenant-a',
@@ -195,7 +197,9 @@ describe('CredentialCache', () => {
         });
       const message = (caught as Error).message;
       expect(caught).to.have.property('code', 'StoreUnavailable');
-      expect(message).to.match(/^the token endpoint could not be reached: (GET|POST) https:\/\/login\.example\.test\/tenant-a\//);
+      expect(message).to.match(
+        /^the token endpoint could not be reached: (GET|POST) https:\/\/login\.example\.test\/tenant-a\//,
+      );
       expect(message).to.include(cause);
       expect(message).not.to.include('aka.ms');
     });

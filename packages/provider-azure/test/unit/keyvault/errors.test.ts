@@ -47,7 +47,10 @@ describe('Key Vault errors', () => {
 
   it("reads as the Go SDK's ResponseError: method and URL, RESPONSE, ERROR CODE, vault and object (issue 12)", () => {
     const body = {
-      error: { code: 'SecretNotFound', message: 'A secret with (name/id) db was not found in this key vault.' },
+      error: {
+        code: 'SecretNotFound',
+        message: 'A secret with (name/id) db was not found in this key vault.',
+      },
     };
     const request = createPipelineRequest({
       url: 'https://kv.vault.azure.net/secrets/db/?api-version=7.6',
@@ -59,7 +62,12 @@ describe('Key Vault errors', () => {
       request,
       bodyAsText: JSON.stringify(body),
     } as PipelineResponse;
-    const error = new RestError(body.error.message, { statusCode: 404, code: 'SecretNotFound', request, response });
+    const error = new RestError(body.error.message, {
+      statusCode: 404,
+      code: 'SecretNotFound',
+      request,
+      response,
+    });
     const mapped = keyVaultError(error, object, 'kv.vault.azure.net', noCredentialClass, now);
     expect(mapped.code).to.equal('ObjectNotFound');
     expect(mapped.message).to.equal(

@@ -210,7 +210,9 @@ describe('parameters/clouds', () => {
         expect(text).to.equal(`read ${fifo}: not a regular file (a cloud environment file must be one)`);
       }
       // the pool is free: an ordinary file still reads
-      expect(await resolveCloud('AzureStackCloud', good, azurePublicCloud, undefined, {})).to.deep.equal(stack);
+      expect(await resolveCloud('AzureStackCloud', good, azurePublicCloud, undefined, {})).to.deep.equal(
+        stack,
+      );
       console.log(`      8 FIFO mounts answered in ${elapsedMs.toFixed(1)} ms`);
     } finally {
       // unblock any reader left on the FIFO (only a broken reader would be waiting)
