@@ -2,9 +2,9 @@
  * Turns a failed Key Vault call into a ProviderError with upstream's prefix
  * (`failed to get objectType:<t>, objectName:<n>, objectVersion:<v>: …`), a stable code, and a message a
  * user can act on. An error answer reads as upstream's (the Go azcore ResponseError text): method and URL
- * (without the query), `RESPONSE <status>: <status text>`, `ERROR CODE: <Key Vault code>`, and Key Vault's
- * error body rebuilt from its code and message only (Key Vault's own texts, which never carry a secret
- * value; nothing else of the body is echoed). Headers are never included.
+ * without the query, `RESPONSE <status>: <status text>`, `ERROR CODE: <Key Vault code>`, and the error body,
+ * between 80-dash rulers. The body is rebuilt from Key Vault's error code and message only (Key Vault's own
+ * texts, which never carry a secret value; nothing else a server sent is echoed). No headers.
  */
 import { STATUS_CODES } from 'node:http';
 import { isRestError, type RestError } from '@azure/core-rest-pipeline';
@@ -85,17 +85,18 @@ function responseErrorText(error: RestError, status: number, object: ObjectRef):
     message = `A ${object.objectType} with (name/id) ${object.objectName} was not found in this key vault.`;
   }
   const request = error.request;
-  const lines: string[] = [];
-  if (request !== undefined && request.url !== '') {
-    lines.push(`${request.method} ${request.url.split('?')[0] ?? ''}`, RULE);
-  }
-  lines.push(
+  const lines: string[] = [
+    request !== undefined && request.url !== ''
+      ? `${request.method} ${request.url.split('?')[0] ?? ''}`
+      : 'Request information not available',
+    RULE,
     `RESPONSE ${status}: ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(),
-    `ERROR CODE: ${errorCode ?? 'UNAVAILABLE'}`,
+    errorCode === undefined ? 'ERROR CODE UNAVAILABLE' : `ERROR CODE: ${errorCode}`,
     RULE,
     JSON.stringify({ error: { code: errorCode ?? '', message } }, null, 2),
     RULE,
-  );
+    '',
+  ];
   return lines.join('\n');
 }
 

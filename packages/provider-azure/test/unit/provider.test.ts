@@ -408,7 +408,7 @@ describe('AzureProvider.mount', () => {
       expect(isProviderError(error)).to.equal(true);
       expect(error.code).to.equal('ObjectNotFound');
       expect(error.message).to.match(
-        /^failed to get objectType:secret, objectName:gone, objectVersion:: (GET \S+\n-+\n)?RESPONSE 404: 404 Not Found\n/,
+        /^failed to get objectType:secret, objectName:gone, objectVersion:: (GET \S+|Request information not available)\n-{80}\nRESPONSE 404: 404 Not Found\n/,
       );
       expect(error.message).to.include('A secret with (name/id) gone was not found in this key vault.');
       expect(samples.find((s) => s.objectName === 'gone')?.error).to.equal('ObjectNotFound');

@@ -40,7 +40,10 @@ describe('Key Vault errors', () => {
     it(`maps ${name} with upstream's prefix and the status`, () => {
       const mapped = keyVaultError(error, object, 'kv.vault.azure.net', noCredentialClass, now);
       expect([mapped.code, mapped.kind]).to.deep.equal([code, kind]);
-      expect(mapped.message).to.include(`${prefix}: RESPONSE ${String(error.statusCode)}: `);
+      expect(mapped.message).to.include(
+        `${prefix}: Request information not available\n${'-'.repeat(80)}\nRESPONSE ${String(error.statusCode)}: `,
+      );
+      expect(mapped.message).to.include('ERROR CODE UNAVAILABLE');
       expect(mapped.message).to.include(error.message);
     });
   }
@@ -79,6 +82,7 @@ describe('Key Vault errors', () => {
         '-'.repeat(80),
         JSON.stringify(body, null, 2),
         '-'.repeat(80),
+        '',
       ].join('\n'),
     );
   });
