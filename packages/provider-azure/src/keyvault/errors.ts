@@ -82,7 +82,7 @@ function responseErrorText(error: RestError, status: number, object: ObjectRef):
     body?.code ?? (typeof error.code === 'string' && error.code !== '' ? error.code : undefined);
   let message = body?.message ?? error.message;
   if (/^Pagination failed with unexpected statusCode/.test(message) && status === 404) {
-    message = `A ${object.objectType} with (name/id) ${object.objectName} was not found in this key vault.`;
+    message = `A ${object.objectType === 'cert' ? 'certificate' : object.objectType} with (name/id) ${object.objectName} was not found in this key vault.`;
   }
   const request = error.request;
   const lines: string[] = [
