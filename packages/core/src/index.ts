@@ -7,3 +7,10 @@ export * from './metrics/index.js';
 export * from './cli/flags.js';
 export * from './cli/endpoint.js';
 export { goJsonStringMap } from './gojson.js';
+export {
+  errorCodeOf,
+  statusText,
+  MAX_ERROR_CODE_LENGTH,
+  MAX_STATUS_TEXT_LENGTH,
+  UNUSABLE_ERROR_CODE,
+} from './untrusted.js';

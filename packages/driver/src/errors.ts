@@ -28,3 +28,26 @@ export class DriverError extends CodedError {
     this.name = 'DriverError';
   }
 }
+
+/**
+ * A failed call to a provider: keeps the provider's gRPC status code, which the CSI edge passes on to kubelet
+ * as upstream does (kubelet decides final versus uncertain on it), however the error is wrapped on the way.
+ */
+export class ProviderCallError extends DriverError {
+  readonly providerStatus: number;
+
+  constructor(providerStatus: number, message: string, options?: { cause?: unknown }) {
+    super(driverErrorCodes.grpcProviderError, message, options);
+    this.name = 'ProviderCallError';
+    this.providerStatus = providerStatus;
+  }
+}
+
+/** The provider's gRPC status code somewhere in `error`'s cause chain, if a provider call failed. */
+export function providerStatusOf(error: unknown): number | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 16; depth += 1) {
+    if (current instanceof ProviderCallError) return current.providerStatus;
+    current = current.cause;
+  }
+  return undefined;
+}

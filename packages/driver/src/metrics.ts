@@ -10,6 +10,7 @@ import {
   UPSTREAM_DRIVER_BUCKETS,
   createMetricsRegistry,
   defineCounter,
+  errorCodeOf,
   defineDurationHistogram,
 } from '@secrets-store-csi/core';
 import type { Registry } from 'prom-client';
@@ -82,7 +83,7 @@ export class DriverMetrics {
   }
 
   publishFailed(provider: string, errorType: string): void {
-    this.#publishError.inc({ provider, error_type: errorType, os_type: OS_TYPE });
+    this.#publishError.inc({ provider, error_type: errorCodeOf(errorType), os_type: OS_TYPE });
   }
 
   unpublishSucceeded(): void {
@@ -99,7 +100,12 @@ export class DriverMetrics {
   }
 
   rotationFailed(provider: string, errorType: string): void {
-    this.#rotationError.inc({ provider, error_type: errorType, os_type: OS_TYPE, rotated: 'true' });
+    this.#rotationError.inc({
+      provider,
+      error_type: errorCodeOf(errorType),
+      os_type: OS_TYPE,
+      rotated: 'true',
+    });
   }
 
   secretSynced(provider: string): void {

@@ -154,6 +154,7 @@ export class AzureProvider implements SecretProvider {
       }),
       vaultUrl: url,
       abortSignal,
+      fetched: new Map(),
     };
     logger.debug('mounting objects from Key Vault', {
       pod: `${params.podNamespace}/${params.podName}`,
@@ -295,7 +296,16 @@ export class AzureProvider implements SecretProvider {
         });
       }
     };
-    if (cache === undefined) return run();
+    if (cache === undefined) {
+      // Without the cache, an object listed twice in one mount (two aliases, two formats) is still fetched
+      // once per mount.
+      let shared = session.fetched.get(objectKey);
+      if (shared === undefined) {
+        shared = run();
+        session.fetched.set(objectKey, shared);
+      }
+      return shared;
+    }
     return cache
       .get(session.identity, `${session.vaultUrl}\u0000${objectKey}`, run, {
         abortSignal: session.abortSignal,
@@ -315,4 +325,6 @@ interface Session {
   /** Part of every cache key: the same name in two vaults is two objects. */
   readonly vaultUrl: string;
   readonly abortSignal: AbortSignal;
+  /** This mount's fetches by object key, when the shared cache is off. */
+  readonly fetched: Map<string, Promise<CachedValue>>;
 }

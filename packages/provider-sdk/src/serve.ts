@@ -13,6 +13,8 @@ import * as grpc from '@grpc/grpc-js';
 import {
   CodedError,
   OS_TYPE,
+  errorCodeOf,
+  statusText,
   createMetricsRegistry,
   defineDurationHistogram,
   isCodedError,
@@ -89,17 +91,45 @@ const statusByKind: Readonly<Record<ProviderErrorKind, grpc.status>> = {
 
 /**
  * The one place errors become gRPC status: a ProviderError by its kind, anything else `UNKNOWN` (what a
- * plain Go error gives upstream). The message goes as is (it is final and scrubbed); the code, when there is
- * one, rides in trailing metadata.
+ * plain Go error gives upstream). The message goes as is (it is final and scrubbed), made well-formed and
+ * bounded (a parameter quoted in it may hold a lone surrogate, on which grpc-js's encodeURI throws); the
+ * code, when there is one, rides in trailing metadata, made printable ASCII.
  */
 export function grpcStatusFor(error: unknown): grpc.StatusObject {
   const metadata = new grpc.Metadata();
-  if (isCodedError(error)) metadata.set(ERROR_CODE_METADATA_KEY, error.code);
+  if (isCodedError(error) && error.code !== '')
+    metadata.set(ERROR_CODE_METADATA_KEY, errorCodeOf(error.code));
   return {
     code: isProviderError(error) ? statusByKind[error.kind] : grpc.status.UNKNOWN,
-    details: error instanceof Error ? error.message : String(error),
+    details: statusText(error instanceof Error ? error.message : String(error)),
     metadata,
   };
+}
+
+/** The answer when the handler itself failed: INTERNAL, and the server keeps serving. */
+function internalStatus(error: unknown): grpc.StatusObject {
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    code: grpc.status.INTERNAL,
+    details: statusText(`internal error: ${message}`),
+    metadata: new grpc.Metadata(),
+  };
+}
+
+/** Sends `status`, or INTERNAL when grpc-js refuses it; never throws. */
+function sendFailure(callback: grpc.sendUnaryData<never>, status: grpc.StatusObject, logger: Logger): void {
+  try {
+    callback(status);
+  } catch (error) {
+    logger.error('failed to send the mount answer', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    try {
+      callback(internalStatus(error));
+    } catch {
+      // the call is gone
+    }
+  }
 }
 
 /**
@@ -204,11 +234,18 @@ export async function serve(provider: SecretProvider, options: ServeOptions): Pr
         controller.abort(new CodedError('MountCancelled', 'the driver cancelled the mount'));
       };
       call.once('cancelled', onCancel);
-      void handleMount(provider, call.request, {
-        abortSignal: controller.signal,
-        maxResponseSizeInBytes,
-        logger,
-      })
+      // No rejection may go unhandled: a throw anywhere below answers INTERNAL and the server keeps serving.
+      let work: Promise<WireMountResponse>;
+      try {
+        work = handleMount(provider, call.request, {
+          abortSignal: controller.signal,
+          maxResponseSizeInBytes,
+          logger,
+        });
+      } catch (error) {
+        work = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+      work
         .then(
           (response) => {
             callback(null, response);
@@ -219,9 +256,15 @@ export async function serve(provider: SecretProvider, options: ServeOptions): Pr
               error: status.details,
               code: status.metadata.get(ERROR_CODE_METADATA_KEY)[0],
             });
-            callback(status);
+            sendFailure(callback, status, logger);
           },
         )
+        .catch((error: unknown) => {
+          logger.error('failed to answer a mount request', {
+            error: error instanceof Error ? error.message : String(error),
+          });
+          sendFailure(callback, internalStatus(error), logger);
+        })
         .finally(() => {
           inFlight.delete(controller);
           call.off('cancelled', onCancel);

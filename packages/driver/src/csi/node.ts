@@ -5,7 +5,7 @@
 import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { csi } from '@secrets-store-csi/protocol';
 import type { PublishRequest, VolumePublisher } from '../publish/publisher.js';
-import { statusError, toServiceError } from './status.js';
+import { internalError, statusError, toServiceError } from './status.js';
 
 export interface NodeServiceConfig {
   /** `--nodeid`. */
@@ -21,16 +21,44 @@ const messages = {
   volumeAttributesMissing: 'Volume attributes missing in request',
 } as const;
 
-/** Answers an empty response when `work` succeeds, or its error mapped to a gRPC status. */
+/** Linux PATH_MAX and NAME_MAX, in bytes: a longer target path cannot be created or mounted. */
+const MAX_TARGET_PATH_BYTES = 4096;
+const MAX_TARGET_NAME_BYTES = 255;
+
+/**
+ * Why a target path cannot name a directory on this node, or undefined. Such a path is the caller's mistake
+ * (InvalidArgument), not the driver's (the file system calls would throw and answer Internal).
+ */
+export function targetPathProblem(targetPath: string): string | undefined {
+  if (targetPath.includes('\0')) return 'target path must not contain a NUL byte';
+  if (Buffer.byteLength(targetPath) > MAX_TARGET_PATH_BYTES)
+    return `target path must be at most ${MAX_TARGET_PATH_BYTES} bytes long`;
+  if (targetPath.split('/').some((element) => Buffer.byteLength(element) > MAX_TARGET_NAME_BYTES))
+    return `target path must not have an element longer than ${MAX_TARGET_NAME_BYTES} bytes`;
+  return undefined;
+}
+
+/**
+ * Answers an empty response when `work` succeeds, or its error mapped to a gRPC status. Nothing escapes as an
+ * unhandled rejection: if mapping or sending the answer throws, the call gets INTERNAL instead.
+ */
 function answer(work: Promise<unknown>, callback: sendUnaryData<object>): void {
-  work.then(
-    () => {
-      callback(null, {});
-    },
-    (error: unknown) => {
-      callback(toServiceError(error));
-    },
-  );
+  work
+    .then(
+      () => {
+        callback(null, {});
+      },
+      (error: unknown) => {
+        callback(toServiceError(error));
+      },
+    )
+    .catch((error: unknown) => {
+      try {
+        callback(internalError(error));
+      } catch {
+        // the call is gone; nothing left to answer
+      }
+    });
 }
 
 function deadlineOf(call: ServerUnaryCall<unknown, unknown>, fallbackMs: number): Date {
@@ -65,6 +93,11 @@ export function nodeHandlers(config: NodeServiceConfig, publisher: VolumePublish
         callback(statusError(status.INVALID_ARGUMENT, messages.volumeAttributesMissing));
         return;
       }
+      const problem = targetPathProblem(req.target_path);
+      if (problem !== undefined) {
+        callback(statusError(status.INVALID_ARGUMENT, problem));
+        return;
+      }
       const request: PublishRequest = {
         volumeId: req.volume_id,
         targetPath: req.target_path,
@@ -84,6 +117,11 @@ export function nodeHandlers(config: NodeServiceConfig, publisher: VolumePublish
       }
       if (req.target_path === '') {
         callback(statusError(status.INVALID_ARGUMENT, messages.targetPathMissing));
+        return;
+      }
+      const problem = targetPathProblem(req.target_path);
+      if (problem !== undefined) {
+        callback(statusError(status.INVALID_ARGUMENT, problem));
         return;
       }
       answer(publisher.unpublish(req.target_path), callback);

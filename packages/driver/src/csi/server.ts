@@ -9,6 +9,7 @@ import { loadProtocol } from '@secrets-store-csi/protocol';
 import type { VolumePublisher } from '../publish/publisher.js';
 import { controllerHandlers, identityHandlers, type PluginInfo } from './identity.js';
 import { nodeHandlers, type NodeServiceConfig } from './node.js';
+import { internalError } from './status.js';
 
 export interface CsiServerOptions {
   readonly endpoint: Endpoint;
@@ -37,7 +38,10 @@ function logged<H extends grpc.UntypedServiceImplementation>(
       callback: grpc.sendUnaryData<unknown>,
     ) => {
       const started = process.hrtime.bigint();
-      unary(call, (error, value) => {
+      let answered = false;
+      const reply: grpc.sendUnaryData<unknown> = (error, value) => {
+        if (answered) return;
+        answered = true;
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
         const code = error?.code ?? grpc.status.OK;
         const fields = {
@@ -49,8 +53,23 @@ function logged<H extends grpc.UntypedServiceImplementation>(
         // As upstream's logGRPC interceptor: a failed call is an error line at any verbosity.
         if (code === grpc.status.OK) logger.debug('response', fields);
         else logger.error('GRPC error', fields);
-        callback(error, value);
-      });
+        try {
+          callback(error, value);
+        } catch (sendError) {
+          // grpc-js refused the answer (it validates metadata and encodes the text): answer INTERNAL, and
+          // keep serving whatever the handler produced.
+          logger.error('GRPC answer could not be sent', {
+            method: `/${service}/${method}`,
+            error: sendError instanceof Error ? sendError.message : String(sendError),
+          });
+          callback(internalError(sendError));
+        }
+      };
+      try {
+        unary(call, reply);
+      } catch (error) {
+        reply(internalError(error), undefined);
+      }
     };
   }
   return wrapped as H;

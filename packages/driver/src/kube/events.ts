@@ -6,7 +6,7 @@
  * failing mount retried by kubelet does not flood the API server.
  */
 import { V1MicroTime, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
-import type { Logger } from '@secrets-store-csi/core';
+import { errorCodeOf, type Logger } from '@secrets-store-csi/core';
 import { apiFailure } from './api-errors.js';
 import type { EventRecorder, PodEvent } from './ports.js';
 
@@ -34,7 +34,9 @@ export function eventName(podName: string, at: Date, sequence: number): string {
 }
 
 export function eventBody(event: PodEvent, nodeName: string, at: Date, sequence: number): CoreV1Event {
-  const component = eventComponent(event.reason);
+  // A reason can be a provider's error code: made safe for the API server's reason rules, once more here.
+  const reason = errorCodeOf(event.reason);
+  const component = eventComponent(reason);
   return {
     metadata: { name: eventName(event.pod.name, at, sequence), namespace: event.pod.namespace },
     involvedObject: {
@@ -44,14 +46,14 @@ export function eventBody(event: PodEvent, nodeName: string, at: Date, sequence:
       namespace: event.pod.namespace,
       uid: event.pod.uid,
     },
-    reason: event.reason,
+    reason,
     message: event.message,
     type: event.type,
     source: { component, host: nodeName },
     // With eventTime set the API server also requires reportingComponent, reportingInstance and action.
     reportingComponent: component,
     reportingInstance: `${component}-${nodeName}`,
-    action: event.reason,
+    action: reason,
     firstTimestamp: at,
     lastTimestamp: at,
     // A plain Date would serialize with milliseconds, which the API server's MicroTime parser rejects.

@@ -18,8 +18,16 @@ export type SecretProviderClassesApi = Pick<CustomObjectsApi, 'getNamespacedCust
 
 export const SECRET_PROVIDER_CLASS_RESOURCE = `${SECRET_PROVIDER_CLASS_PLURAL}.${GROUP}`;
 
-/** The API server's own NotFound text, so the caller's message reads exactly as upstream's. */
+/**
+ * Upstream's text: it reads classes from controller-runtime's cache, whose NotFound names the kind
+ * (`SecretProviderClass.secrets-store.csi.x-k8s.io "x" not found`), not the API server's plural resource.
+ */
 export function secretProviderClassNotFoundMessage(name: string): string {
+  return `SecretProviderClass.${GROUP} "${name}" not found`;
+}
+
+/** The API server's NotFound text for a class that does not exist (as opposed to a missing CRD). */
+function apiServerNotFoundMessage(name: string): string {
   return `${SECRET_PROVIDER_CLASS_RESOURCE} "${name}" not found`;
 }
 
@@ -60,7 +68,7 @@ export class KubeSecretProviderClassSource implements SecretProviderClassSource 
         const expected = secretProviderClassNotFoundMessage(name);
         // Anything else (such as "the server could not find the requested resource") means no CRD.
         const detail =
-          failure.message === expected
+          failure.message === apiServerNotFoundMessage(name)
             ? ''
             : ` (${failure.message}: is the SecretProviderClass CRD installed?)`;
         throw new DriverError(driverErrorCodes.secretProviderClassNotFound, `${expected}${detail}`);

@@ -12,8 +12,8 @@ import {
   serviceNames,
   type provider as wire,
 } from '@secrets-store-csi/protocol';
-import type { SecretProviderClassObject as ObjectVersion } from '@secrets-store-csi/core';
-import { DriverError, driverErrorCodes } from '../errors.js';
+import { errorCodeOf, type SecretProviderClassObject as ObjectVersion } from '@secrets-store-csi/core';
+import { DriverError, ProviderCallError, driverErrorCodes } from '../errors.js';
 import type { PayloadFile } from '../fs/payload.js';
 import { findProviderSocket, type ProviderDirectories } from './discovery.js';
 
@@ -107,8 +107,10 @@ export class GrpcProviderClient implements ProviderClient {
         else resolve(answer);
       });
     });
-    const errorCode = response.error?.code ?? '';
-    if (errorCode !== '') {
+    const rawCode = response.error?.code ?? '';
+    if (rawCode !== '') {
+      // Untrusted text: made safe once, here, before it becomes metadata, an Event reason or a metric label.
+      const errorCode = errorCodeOf(rawCode);
       throw new DriverError(errorCode, `mount request failed with provider error code ${errorCode}`);
     }
     if (response.object_version.length === 0) {
@@ -160,7 +162,7 @@ export class GrpcProviderClient implements ProviderClient {
       error.code === grpc.status.UNAVAILABLE || error.code === grpc.status.DEADLINE_EXCEEDED
         ? ` (provider "${this.#provider}" is not answering on ${this.#socketPath}; is it running?)`
         : '';
-    return new DriverError(driverErrorCodes.grpcProviderError, `${text}${hint}`, { cause: error });
+    return new ProviderCallError(error.code, `${text}${hint}`, { cause: error });
   }
 }
 

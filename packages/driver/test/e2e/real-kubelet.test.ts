@@ -193,7 +193,7 @@ describe('end to end with a real kubelet and containerd: the users’ scenarios 
     expect(event.type).to.equal('Warning');
     expect(event.source?.component ?? event.reportingComponent).to.equal('kubelet');
     expect(event.message).to.include(
-      `failed to get secretproviderclass ${c().namespace}/late-spc, error: secretproviderclasses.secrets-store.csi.x-k8s.io "late-spc" not found`,
+      `failed to get secretproviderclass ${c().namespace}/late-spc, error: SecretProviderClass.secrets-store.csi.x-k8s.io "late-spc" not found`,
     );
     const pod = await c().core.readNamespacedPod({ namespace: c().namespace, name: 'late-pod' });
     session.failedMounts += 1;

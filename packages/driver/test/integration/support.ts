@@ -294,6 +294,8 @@ export class RogueProvider {
     object_version: [{ id: 'rogue/x', version: 'v1' }],
     files: [{ path: 'x', mode: 0o644, contents: Buffer.from('x') }],
   });
+  /** When it returns a status, Mount fails with it instead of answering `respond`. */
+  failWith: (request: wire.MountRequest__Output) => Partial<grpc.ServiceError> | undefined = () => undefined;
   readonly #server = new grpc.Server();
 
   constructor(name: string, providersDir: string) {
@@ -308,7 +310,9 @@ export class RogueProvider {
       },
       Mount: (call, callback) => {
         this.requests.push(call.request);
-        callback(null, this.respond(call.request));
+        const failure = this.failWith(call.request);
+        if (failure !== undefined) callback(failure);
+        else callback(null, this.respond(call.request));
       },
     };
     this.#server.addService(loadProtocol().provider.CSIDriverProvider.service, service);

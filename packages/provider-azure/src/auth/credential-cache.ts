@@ -25,7 +25,12 @@ import {
 } from '../keyvault/retry.js';
 import type { AuthConfig, AuthMode, CloudEnvironment } from '../model.js';
 import { isNamedCloud } from '../parameters/clouds.js';
-import { classifyCredentialError, type ThrottleContext } from './credential-errors.js';
+import {
+  classifyCredentialError,
+  networkCodeOf,
+  type NetworkFailure,
+  type ThrottleContext,
+} from './credential-errors.js';
 import { credentialKey, tenantOf } from './identity-key.js';
 import {
   createTokenProxyHttpClient,
@@ -83,6 +88,8 @@ interface Entry {
 /** Throttling the token endpoint reported, kept per credential (MSAL's errors carry no headers). */
 class ThrottleRecorder {
   last: ThrottleContext | undefined;
+  /** The last token-endpoint request that got no answer (MSAL's NetworkError names neither URL nor cause). */
+  network: NetworkFailure | undefined;
   readonly #now: () => number;
 
   constructor(now: () => number) {
@@ -94,7 +101,22 @@ class ThrottleRecorder {
     return {
       name: 'secretsStoreTokenThrottleRecorder',
       sendRequest: async (request, next) => {
-        const response = await next(request);
+        let response;
+        try {
+          response = await next(request);
+        } catch (error) {
+          const code = networkCodeOf(error);
+          if (code !== undefined) {
+            this.network = {
+              method: request.method,
+              url: request.url.split('?')[0] ?? '',
+              code,
+              at: this.#now(),
+            };
+          }
+          throw error;
+        }
+        this.network = undefined;
         const asked = retryAfterInMs(response, this.#now());
         if (response.status === 429 || (response.status === 503 && asked !== undefined)) {
           this.last = { status: response.status, retryAfterInMs: asked, at: this.#now() };
@@ -113,25 +135,87 @@ export class CachedCredential implements TokenCredential {
   readonly #resolve: () => Promise<TokenCredential>;
   readonly #throttle: ThrottleRecorder;
   readonly #now: () => number;
+  readonly #tenantId: string;
+  /** Token requests in flight by scopes, tenant and claims: concurrent first mounts share one request. */
+  readonly #inFlight = new Map<string, Promise<AccessToken | null>>();
 
   constructor(
     mode: AuthMode,
     resolve: () => Promise<TokenCredential>,
     throttle: ThrottleRecorder,
     now: () => number,
+    tenantId = '',
   ) {
     this.mode = mode;
+    this.#tenantId = tenantId;
     this.#resolve = resolve;
     this.#throttle = throttle;
     this.#now = now;
   }
 
-  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+  /**
+   * One token request per identity, scopes, tenant and claims at a time: callers that arrive while one is
+   * in flight (the first mounts of many pods of one identity) share its answer, instead of making 2-3
+   * requests before MSAL's cache holds the token. The shared request runs without any one caller's abort
+   * signal; each caller still stops waiting when its own signal fires.
+   */
+  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    const key = JSON.stringify([scopes, options?.tenantId ?? '', options?.claims ?? '']);
+    let shared = this.#inFlight.get(key);
+    if (shared === undefined) {
+      const { abortSignal: _ignored, ...rest } = options ?? {};
+      const request = this.#getToken(scopes, rest);
+      shared = request;
+      this.#inFlight.set(key, request);
+      const done = () => {
+        if (this.#inFlight.get(key) === request) this.#inFlight.delete(key);
+      };
+      request.then(done, done);
+    }
+    const signal = options?.abortSignal;
+    if (signal === undefined) return shared;
+    if (signal.aborted) return Promise.reject(abortErrorOf(signal));
+    return new Promise<AccessToken | null>((resolve, reject) => {
+      const onAbort = () => {
+        reject(abortErrorOf(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.then(
+        (token) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(token);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  }
+
+  async #getToken(scopes: string | string[], options: GetTokenOptions): Promise<AccessToken | null> {
+    // What the pipeline records from here on belongs to this request.
+    this.#throttle.network = undefined;
     try {
       const inner = await this.#resolve();
       return await inner.getToken(scopes, options);
     } catch (error) {
-      const classified = classifyCredentialError(error, this.#throttle.last, this.#now());
+      const network = this.#throttle.network;
+      const classified = classifyCredentialError(error, this.#throttle.last, this.#now(), network);
+      const otherTenant = /not configured to acquire tokens for tenant (\S+?)\.? To enable/.exec(
+        error instanceof Error ? error.message : '',
+      )?.[1];
+      if (otherTenant !== undefined) {
+        // The SDK's advice (AdditionallyAllowedTenants on the credential options) is not a setting any user
+        // of the provider has: say which tenants differ and what to change.
+        throw azureError(
+          azureErrorCodes.authenticationFailed,
+          `the Key Vault belongs to tenant ${otherTenant}, but the SecretProviderClass's tenantId is ` +
+            `${this.#tenantId === '' ? '(not set)' : this.#tenantId}: set tenantId to ${otherTenant} with an identity ` +
+            `of that tenant, or use a vault of tenant ${this.#tenantId}`,
+          { cause: error },
+        );
+      }
       if (classified === undefined) {
         if (error instanceof Error && error.name === 'AbortError') throw error;
         throw azureError(
@@ -144,6 +228,17 @@ export class CachedCredential implements TokenCredential {
     }
   }
 }
+
+function abortErrorOf(signal: object): Error {
+  const reason: unknown = (signal as { reason?: unknown }).reason;
+  if (reason instanceof Error) return reason;
+  const error = new Error('The operation was aborted.');
+  error.name = 'AbortError';
+  return error;
+}
+
+/** azidentity's rule for a tenant ID (Go and JavaScript alike). */
+const VALID_TENANT_ID = /^[0-9A-Za-z.-]+$/;
 
 interface IdentityBindingSetup {
   /** Shared by every identity-binding credential, so connections to the proxy are reused. */
@@ -260,6 +355,14 @@ export class CredentialCache {
     // AD FS, air-gapped authorities) are not known there, so it is off for them.
     const disableInstanceDiscovery = this.#options.disableInstanceDiscovery === true || !isNamedCloud(cloud);
     const tenantId = tenantOf(auth, tenantFromParams);
+    if (tenantId !== '' && !VALID_TENANT_ID.test(tenantId)) {
+      // Upstream's text (its keyvault client wraps azidentity's error); a parameter fault, so InvalidArgument.
+      throw azureError(
+        azureErrorCodes.invalidParameter,
+        'failed to get keyvault client: invalid tenantID. You can locate your tenantID by following the ' +
+          'instructions listed here: https://learn.microsoft.com/partner-center/find-ids-and-domain-names',
+      );
+    }
     let resolve: () => Promise<TokenCredential>;
     switch (auth.mode) {
       case 'service-principal':
@@ -335,7 +438,7 @@ export class CredentialCache {
         break;
       }
     }
-    const credential = new CachedCredential(auth.mode, resolve, throttle, this.#now);
+    const credential = new CachedCredential(auth.mode, resolve, throttle, this.#now, tenantId);
     return { credential, lastUsed: 0, latest };
   }
 

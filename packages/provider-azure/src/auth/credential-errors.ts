@@ -52,6 +52,48 @@ const networkCodes = new Set([
   'network_error',
 ]);
 
+/** A request that never got an answer: where it went and the socket or TLS error code. */
+export interface NetworkFailure {
+  readonly method: string;
+  /** Without the query. */
+  readonly url: string;
+  readonly code: string;
+  readonly at: number;
+}
+
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
+
+/** What went wrong on the way to `host`, in words a user can act on: DNS, refused, TLS, timeout, reset. */
+export function networkCause(code: string, host: string): string {
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return `the DNS lookup of ${host} failed (${code}); check the name and the node's DNS`;
+  if (code === 'ECONNREFUSED')
+    return `the connection to ${host} was refused (ECONNREFUSED); nothing listens there`;
+  if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT')
+    return `the connection to ${host} timed out (${code}); check firewalls and proxies`;
+  if (code === 'ECONNRESET' || code === 'EPIPE')
+    return `the connection to ${host} was reset (${code}); a proxy or firewall may be cutting it`;
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+    return `${host} is unreachable from this node (${code}); check routes and network policies`;
+  if (TLS_CODE.test(code))
+    return `the TLS handshake with ${host} failed (${code}); its certificate is not trusted here or does not match the name`;
+  return `${host} could not be reached (${code})`;
+}
+
+/** The socket or TLS error code somewhere in `error`'s cause chain, if any. */
+export function networkCodeOf(error: unknown): string | undefined {
+  for (const link of chainOf(error)) {
+    const code = (link as { code?: unknown }).code;
+    if (
+      typeof code === 'string' &&
+      (networkCodes.has(code) || TLS_CODE.test(code)) &&
+      code !== 'network_error'
+    )
+      return code;
+  }
+  return undefined;
+}
+
 /** MSAL keeps a failed identity from asking again for this long when the answer named no Retry-After. */
 export const msalDefaultThrottleSeconds = 60;
 
@@ -126,6 +168,7 @@ export function classifyCredentialError(
   error: unknown,
   context?: ThrottleContext,
   now = Date.now(),
+  network?: NetworkFailure,
 ): ClassifiedCredentialError | undefined {
   if (isProviderError(error)) return { code: error.code as AzureErrorCode, message: error.message };
   const chain = chainOf(error);
@@ -150,7 +193,16 @@ export function classifyCredentialError(
       message: `Entra ID throttled this identity's token requests (429 Too Many Requests) and the SDK holds new ones until it recovers; ${tokenRecoveryHint(context, now)}. ${detail}`,
     };
   }
-  if (facts.network) {
+  if (facts.network || network !== undefined) {
+    // MSAL says only `network_error: See https://aka.ms/…`; the pipeline recorded where and why.
+    const code = network?.code ?? networkCodeOf(error);
+    if (network !== undefined && code !== undefined) {
+      const host = new URL(network.url).host;
+      return {
+        code: azureErrorCodes.storeUnavailable,
+        message: `the token endpoint could not be reached: ${network.method} ${network.url}: ${networkCause(code, host)}`,
+      };
+    }
     return {
       code: azureErrorCodes.storeUnavailable,
       message: `the token endpoint could not be reached: ${detail}`,

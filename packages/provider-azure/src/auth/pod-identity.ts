@@ -5,6 +5,7 @@
  */
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import { azureError, azureErrorCodes } from '../errors.js';
+import { networkCause, networkCodeOf } from './credential-errors.js';
 import { redactSecrets } from './redact.js';
 
 export const defaultNmiUrl = 'http://localhost:2579';
@@ -62,9 +63,13 @@ export class PodIdentityCredential implements TokenCredential {
         ...(options?.abortSignal ? { signal: options.abortSignal as AbortSignal } : {}),
       });
     } catch (error) {
+      // Upstream's Go error names the URL (`Get "<url>": dial tcp …`); say it, and the cause in words.
+      const code = networkCodeOf(error);
+      const host = new URL(this.tokenUrl).host;
+      const cause = code !== undefined ? networkCause(code, host) : redactSecrets(errorText(error));
       throw azureError(
         azureErrorCodes.storeUnavailable,
-        `failed to send request to nmi: ${redactSecrets(errorText(error))}`,
+        `failed to send request to nmi: GET ${this.tokenUrl}: ${cause} (is NMI of aad-pod-identity running on this node?)`,
         { cause: error },
       );
     }

@@ -1,10 +1,13 @@
 /**
  * Turns a failed Key Vault call into a ProviderError with upstream's prefix
  * (`failed to get objectType:<t>, objectName:<n>, objectVersion:<v>: …`), a stable code, and a message a
- * user can act on. The Azure SDK's messages are Key Vault's own error texts (they never carry a secret
- * value); request URLs and headers are not included.
+ * user can act on. An error answer reads as upstream's (the Go azcore ResponseError text): method and URL
+ * without the query, `RESPONSE <status>: <status text>`, `ERROR CODE: <Key Vault code>`, and the error body,
+ * between 80-dash rulers. The body is rebuilt from Key Vault's error code and message only (Key Vault's own
+ * texts, which never carry a secret value; nothing else a server sent is echoed). No headers.
  */
-import { isRestError } from '@azure/core-rest-pipeline';
+import { STATUS_CODES } from 'node:http';
+import { isRestError, type RestError } from '@azure/core-rest-pipeline';
 import { isProviderError, type ProviderError } from '@secrets-store-csi/provider-sdk';
 import { azureError, azureErrorCodes, type AzureErrorCode } from '../errors.js';
 import { retryAfterInMs } from './retry.js';
@@ -45,6 +48,58 @@ const CHALLENGE_MISMATCH = /^The challenge resource '[^']*' does not match the r
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN']);
 
+const RULE = '-'.repeat(80);
+const MAX_BODY_MESSAGE = 1024;
+
+/** Key Vault's `{"error": {"code", "message"}}`, from the parsed or the raw body. */
+function errorBodyOf(error: RestError): { code?: string; message?: string } | undefined {
+  const response = error.response as { parsedBody?: unknown; bodyAsText?: string | null } | undefined;
+  let body: unknown = response?.parsedBody;
+  if (body === undefined && typeof response?.bodyAsText === 'string') {
+    try {
+      body = JSON.parse(response.bodyAsText);
+    } catch {
+      return undefined;
+    }
+  }
+  const inner = (body as { error?: unknown } | undefined)?.error;
+  if (inner === null || typeof inner !== 'object') return undefined;
+  const { code, message } = inner as { code?: unknown; message?: unknown };
+  return {
+    ...(typeof code === 'string' && { code }),
+    ...(typeof message === 'string' && { message: message.slice(0, MAX_BODY_MESSAGE) }),
+  };
+}
+
+/**
+ * The Go azcore ResponseError text for a Key Vault error answer. The SDK's paging helper replaces Key
+ * Vault's message with `Pagination failed with unexpected statusCode 404`; the body's message (`A secret
+ * with (name/id) x was not found in this key vault`) is used instead, so a missing object says so.
+ */
+function responseErrorText(error: RestError, status: number, object: ObjectRef): string {
+  const body = errorBodyOf(error);
+  const errorCode =
+    body?.code ?? (typeof error.code === 'string' && error.code !== '' ? error.code : undefined);
+  let message = body?.message ?? error.message;
+  if (/^Pagination failed with unexpected statusCode/.test(message) && status === 404) {
+    message = `A ${object.objectType === 'cert' ? 'certificate' : object.objectType} with (name/id) ${object.objectName} was not found in this key vault.`;
+  }
+  const request = error.request;
+  const lines: string[] = [
+    request !== undefined && request.url !== ''
+      ? `${request.method} ${request.url.split('?')[0] ?? ''}`
+      : 'Request information not available',
+    RULE,
+    `RESPONSE ${status}: ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(),
+    errorCode === undefined ? 'ERROR CODE UNAVAILABLE' : `ERROR CODE: ${errorCode}`,
+    RULE,
+    JSON.stringify({ error: { code: errorCode ?? '', message } }, null, 2),
+    RULE,
+    '',
+  ];
+  return lines.join('\n');
+}
+
 export function keyVaultError(
   error: unknown,
   object: ObjectRef,
@@ -77,7 +132,7 @@ export function keyVaultError(
         { cause: error },
       );
     }
-    return azureError(codeForStatus(status), `${prefix}: ${error.message} (status ${status})`, {
+    return azureError(codeForStatus(status), `${prefix}: ${responseErrorText(error, status, object)}`, {
       cause: error,
     });
   }

@@ -8,7 +8,8 @@
  * argument of each call; the variable is only the fallback when the SecretProviderClass names no file, which
  * is how upstream behaves for such a request when no other mount has set the variable.
  */
-import { readFile as fsReadFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { parameterError } from '../errors.js';
 import type { CloudEnvironment } from '../model.js';
 import { goQuote } from './go-text.js';
@@ -16,7 +17,65 @@ import { goQuote } from './go-text.js';
 /** Reads a whole text file; injectable for tests. */
 export type ReadTextFile = (path: string) => Promise<string>;
 
-const readUtf8: ReadTextFile = (path) => fsReadFile(path, 'utf8');
+/** A cloud environment file is a few hundred bytes; anything from 64 KiB up is not one. */
+export const MAX_CLOUD_FILE_BYTES = 64 * 1024;
+/** How long reading the file may take before the mount is answered with an error. */
+export const CLOUD_FILE_TIMEOUT_MS = 2000;
+
+/** A refusal of the file that names the rule it broke. */
+class CloudFileError extends Error {}
+
+/**
+ * Reads a cloud environment file as untrusted input, since any class author names it: only a regular file
+ * (a FIFO, device or socket would block a libuv pool thread until restart: four such mounts froze every
+ * other mount), at most 64 KiB, within a timeout. `stat` never blocks on a FIFO; the file is then opened
+ * non-blocking and checked again on the descriptor, so a swap between the two checks changes nothing.
+ */
+export async function readCloudFile(path: string): Promise<string> {
+  const before = await stat(path);
+  if (before.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  if (!before.isFile()) throw new CloudFileError('not a regular file (a cloud environment file must be one)');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new CloudFileError(`not read within ${CLOUD_FILE_TIMEOUT_MS / 1000}s`));
+    }, CLOUD_FILE_TIMEOUT_MS);
+  });
+  const read = (async () => {
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    try {
+      const opened = await handle.stat();
+      if (!opened.isFile())
+        throw new CloudFileError('not a regular file (a cloud environment file must be one)');
+      if (opened.size > MAX_CLOUD_FILE_BYTES) throw tooLarge();
+      const buffer = Buffer.alloc(MAX_CLOUD_FILE_BYTES + 1);
+      let length = 0;
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+        if (length > MAX_CLOUD_FILE_BYTES) throw tooLarge();
+      }
+      return buffer.subarray(0, length).toString('utf8');
+    } finally {
+      await handle.close();
+    }
+  })();
+  try {
+    return await Promise.race([read, timeout]);
+  } finally {
+    clearTimeout(timer);
+    read.catch(() => undefined);
+  }
+}
+
+function tooLarge(): CloudFileError {
+  return new CloudFileError(
+    `larger than ${MAX_CLOUD_FILE_BYTES} bytes (a cloud environment file is smaller)`,
+  );
+}
+
+const readUtf8: ReadTextFile = readCloudFile;
 
 /** The process environment variable upstream reads the Azure Stack file path from. */
 export const environmentFilePathVariable = 'AZURE_ENVIRONMENT_FILEPATH';
@@ -88,6 +147,7 @@ const ERRNO_TEXT: Readonly<Record<string, string>> = {
 
 /** A read failure worded as Go's os.ReadFile words it (a directory fails on read, not open). */
 function readFailure(path: string, error: unknown): string {
+  if (error instanceof CloudFileError) return `read ${path}: ${error.message}`;
   const code = (error as { code?: unknown } | null)?.code;
   const reason = typeof code === 'string' ? ERRNO_TEXT[code] : undefined;
   if (reason === undefined) return `open ${path}: ${error instanceof Error ? error.message : String(error)}`;
@@ -115,8 +175,10 @@ function environmentFromJson(path: string, text: string): CloudEnvironment {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`failed to parse cloud environment file ${path}: ${reason}`);
+    // V8's message quotes the text, which can be any file on the node: name only where parsing stopped.
+    const position = /position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+    const where = position === undefined ? '' : ` at byte offset ${position}`;
+    throw new Error(`failed to parse cloud environment file ${path}: not valid JSON${where}`);
   }
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new Error(

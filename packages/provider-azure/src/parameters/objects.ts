@@ -22,6 +22,8 @@ import {
   isMap,
   isScalar,
   isSeq,
+  Lexer,
+  Parser,
   parseDocument,
   type Document,
   type Node,
@@ -39,8 +41,49 @@ interface ParsedYaml {
 /** Thrown inside this module; the callers below turn it into upstream's wrapped messages. */
 class YamlShapeError extends Error {}
 
+/** The deepest nesting of collections accepted; the `objects` shape needs 3, yaml.v3 allows 10000. */
+export const MAX_YAML_DEPTH = 32;
+/** The longest YAML text accepted: a thousand objects take about 150 KiB. */
+export const MAX_YAML_BYTES = 512 * 1024;
+
+/**
+ * Refuses a text too long or nested too deep before it is composed (the composer recurses, and a few
+ * thousand levels exhaust the stack). The concrete syntax tree is built without recursion and walked here
+ * with an explicit stack.
+ */
+function checkLimits(text: string): void {
+  if (text.length > MAX_YAML_BYTES) {
+    throw new YamlShapeError(`yaml: the text is longer than the limit of ${MAX_YAML_BYTES} characters`);
+  }
+  const tooDeep = () =>
+    new YamlShapeError(`yaml: collections are nested deeper than the limit of ${MAX_YAML_DEPTH}`);
+  // Flow collections first, from the token stream, stopping at the first level too deep: `[[[[…` costs
+  // no more than the limit.
+  let flowDepth = 0;
+  for (const token of new Lexer().lex(text)) {
+    if (token === '[' || token === '{') flowDepth += 1;
+    else if (token === ']' || token === '}') flowDepth -= 1;
+    if (flowDepth > MAX_YAML_DEPTH) throw tooDeep();
+  }
+  const stack: { node: unknown; depth: number }[] = [];
+  for (const token of new Parser().parse(text)) stack.push({ node: token, depth: 0 });
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop() as { node: unknown; depth: number };
+    if (node === null || typeof node !== 'object') continue;
+    const type = (node as { type?: unknown }).type;
+    const nested =
+      type === 'block-map' || type === 'block-seq' || type === 'flow-collection' ? depth + 1 : depth;
+    if (nested > MAX_YAML_DEPTH) throw tooDeep();
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'source' || key === 'offset' || key === 'indent') continue;
+      if (value !== null && typeof value === 'object') stack.push({ node: value, depth: nested });
+    }
+  }
+}
+
 /** Parses one YAML text, failing with the first syntax error's first line (no excerpt of the text). */
 function parseYaml(text: string): ParsedYaml {
+  checkLimits(text);
   const lines = new LineCounter();
   const document = parseDocument(text, { lineCounter: lines });
   const first = document.errors[0];

@@ -14,6 +14,8 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ClientSecretCredential } from '@azure/identity';
@@ -232,7 +234,7 @@ describe('the Azure provider against the Key Vault double, driven as the driver 
   before(async () => {
     world = await startWorld({
       prefix: 'provider-azure-keyvault-',
-      vaults: ['kv1', 'stackkv'],
+      vaults: ['kv1', 'stackkv', 'otherkv'],
     });
     kv = world.kv;
     cloudFile = await world.cloudFile(kv);
@@ -635,8 +637,96 @@ describe('the Azure provider against the Key Vault double, driven as the driver 
     expect(outcome.details).to.match(
       /^failed to mount objects, error: failed to get objectType:secret, objectName:nope, objectVersion:: /,
     );
-    expect(outcome.details).to.include('(status 404)');
+    expect(outcome.details).to.include('RESPONSE 404: 404 Not Found');
+    expect(outcome.details).to.include('ERROR CODE: SecretNotFound');
     expect(statusesOf('/secrets/nope/')).to.deep.equal([404]);
+  });
+
+  it("reads as the Go SDK's ResponseError: URL, RESPONSE, ERROR CODE and Key Vault's body (issue 12)", async () => {
+    const outcome = failed(await mount(noRetry, ['objectName: nope\nobjectType: secret']));
+    const rule = '-'.repeat(80);
+    expect(outcome.details).to.match(
+      new RegExp(
+        '^failed to mount objects, error: failed to get objectType:secret, objectName:nope, objectVersion:: ' +
+          `GET https://kv1\\.vault\\.test(:\\d+)?/secrets/nope/\\n${rule}\\n` +
+          `RESPONSE 404: 404 Not Found\\nERROR CODE: SecretNotFound\\n${rule}\\n`,
+      ),
+    );
+    expect(outcome.details).not.to.include('api-version');
+  });
+
+  it('says not found for objectVersionHistory of a missing object (issue 12)', async () => {
+    const outcome = failed(
+      await mount(noRetry, ['objectName: neverexisted\nobjectType: secret\nobjectVersionHistory: 3']),
+    );
+    expect(outcome).to.include({ code: 'NOT_FOUND', errorCode: 'ObjectNotFound' });
+    expect(outcome.details).not.to.include('Pagination failed');
+    expect(outcome.details).to.include('RESPONSE 404: 404 Not Found');
+    expect(outcome.details).to.match(/neverexisted was not found/);
+  });
+
+  it("names both tenants when the vault is in another tenant than the class's (issue 12)", async () => {
+    kv.createVault('otherkv', { tenantId: 'tenant-other' });
+    kv.setSecret('otherkv', 'elsewhere', 'v');
+    const outcome = failed(
+      await mount(noRetry, ['objectName: elsewhere\nobjectType: secret'], {
+        parameters: { keyvaultName: 'otherkv' },
+      }),
+    );
+    expect(outcome.details).to.include(
+      `the Key Vault belongs to tenant tenant-other, but the SecretProviderClass's tenantId is ${TENANT}: ` +
+        `set tenantId to tenant-other with an identity of that tenant, or use a vault of tenant ${TENANT}`,
+    );
+    expect(outcome.details).not.to.include('AdditionallyAllowedTenants');
+  });
+
+  it('names the token endpoint URL and the cause when Entra ID cannot be reached (issue 12)', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const unreachable = join(world.dir, 'unreachable-entra.json');
+    const cloud = JSON.parse(await readFile(cloudFile, 'utf8')) as Record<string, string>;
+    await writeFile(
+      unreachable,
+      JSON.stringify({ ...cloud, activeDirectoryEndpoint: `https://127.0.0.1:${port}/` }),
+    );
+    const outcome = failed(
+      await mount(noRetry, ['objectName: secret1\nobjectType: secret'], {
+        parameters: { cloudEnvFileName: unreachable },
+        secrets: { clientid: 'unreachable-app', clientsecret: CLIENT_SECRET },
+      }),
+    );
+    expect(outcome.errorCode).to.equal('StoreUnavailable');
+    expect(outcome.details).to.match(
+      new RegExp(
+        `the token endpoint could not be reached: (GET|POST) https://127\\.0\\.0\\.1:${port}/${TENANT}/\\S+: ` +
+          `the connection to 127\\.0\\.0\\.1:${port} was refused \\(ECONNREFUSED\\)`,
+      ),
+    );
+    expect(outcome.details).not.to.include('aka.ms');
+  });
+
+  it('answers mounts naming a FIFO as cloudEnvFileName at once, while other mounts go on (issue 12)', async () => {
+    const fifo = join(world.dir, 'cloud.fifo');
+    await run('mkfifo', [fifo]);
+    const started = performance.now();
+    const fifoMounts = Array.from({ length: 8 }, () =>
+      mount(noRetry, ['objectName: secret1\nobjectType: secret'], { parameters: { cloudEnvFileName: fifo } }),
+    );
+    const normal = mount(noRetry, ['objectName: secret1\nobjectType: secret']);
+    const answers = await Promise.all(fifoMounts);
+    const fifoMs = performance.now() - started;
+    for (const answer of answers) {
+      const outcome = failed(answer);
+      expect(outcome).to.include({ code: 'INVALID_ARGUMENT', errorCode: 'InvalidParameter' });
+      expect(outcome.details).to.include(`read ${fifo}: not a regular file`);
+    }
+    const ok = await normal;
+    expect(ok.ok, ok.ok ? '' : ok.details).to.equal(true);
+    console.log(
+      `      8 FIFO mounts answered in ${fifoMs.toFixed(0)} ms; the concurrent normal mount succeeded`,
+    );
   });
 
   it('fails a disabled latest version with PermissionDenied and AccessDenied', async () => {
@@ -645,7 +735,7 @@ describe('the Azure provider against the Key Vault double, driven as the driver 
     const outcome = failed(await mount(standard, ['objectName: disabledlatest\nobjectType: secret']));
     expect(outcome).to.include({ code: 'PERMISSION_DENIED', errorCode: 'AccessDenied' });
     expect(outcome.details).to.match(
-      /^failed to mount objects, error: failed to get objectType:secret, objectName:disabledlatest, objectVersion:: .*disabled secret.*\(status 403\)$/,
+      /^failed to mount objects, error: failed to get objectType:secret, objectName:disabledlatest, objectVersion:: GET https:\/\/kv1\.\S+\/secrets\/disabledlatest\/\n-+\nRESPONSE 403: 403 Forbidden\nERROR CODE: \w+\n[\s\S]*disabled secret/,
     );
   });
 

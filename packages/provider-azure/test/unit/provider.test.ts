@@ -141,10 +141,8 @@ describe('AzureProvider.mount', () => {
       { id: 'secret/db', version: v1 },
       { id: 'secret/db', version: v1 },
     ]);
-    expect(samples.map((s) => [s.objectType, s.objectName, s.error])).to.deep.equal([
-      ['secret', 'db', ''],
-      ['secret', 'db', ''],
-    ]);
+    // one Key Vault request for the object listed twice (issue 12)
+    expect(samples.map((s) => [s.objectType, s.objectName, s.error])).to.deep.equal([['secret', 'db', '']]);
   });
 
   it('turns keys into PUBLIC KEY PEM and certificates into CERTIFICATE PEM', async () => {
@@ -314,6 +312,23 @@ describe('AzureProvider.mount', () => {
       expect(uncached.provider.cacheStats).to.equal(undefined);
     });
 
+    it('fetches an object listed twice in one mount once, with the cache off (issue 12)', async () => {
+      const { vault, mount } = setup({ objectCacheTtlInMs: 0 });
+      vault.add(VAULT, 'secret', 'db', { value: 'pa55', contentType: undefined, kid: undefined });
+      const result = await mount(
+        request({
+          objects: objects(
+            'objectName: db\nobjectType: secret\nobjectAlias: first',
+            'objectName: db\nobjectType: secret\nobjectAlias: second',
+          ),
+        }),
+      );
+      expect(result.files.map((file) => file.path)).to.deep.equal(['first', 'second']);
+      expect(vault.calls).to.have.length(1);
+      await mount(request(oneSecret));
+      expect(vault.calls).to.have.length(2);
+    });
+
     it('does not keep a failure', async () => {
       const { vault, mount } = setup({ objectCacheTtlInMs: 60_000 });
       vault.add(VAULT, 'secret', 'db', { value: 'pa55', contentType: undefined, kid: undefined });
@@ -392,9 +407,10 @@ describe('AzureProvider.mount', () => {
       );
       expect(isProviderError(error)).to.equal(true);
       expect(error.code).to.equal('ObjectNotFound');
-      expect(error.message).to.equal(
-        'failed to get objectType:secret, objectName:gone, objectVersion:: A secret with (name/id) gone was not found in this key vault. (status 404)',
+      expect(error.message).to.match(
+        /^failed to get objectType:secret, objectName:gone, objectVersion:: (GET \S+|Request information not available)\n-{80}\nRESPONSE 404: 404 Not Found\n/,
       );
+      expect(error.message).to.include('A secret with (name/id) gone was not found in this key vault.');
       expect(samples.find((s) => s.objectName === 'gone')?.error).to.equal('ObjectNotFound');
     });
 

@@ -223,6 +223,35 @@ describe('serve', () => {
     });
   });
 
+  it('answers a lone surrogate in a message and a hostile error code, and keeps serving (issue 12)', async () => {
+    const { fake, client } = await start();
+    fake.fails(new ProviderError('invalid-argument', 'Bad Code\n', 'cloudName "\ud800" is not known'));
+    const outcome = failed(await client.mount(driverMountRequest({ parameters: {} })));
+    expect(outcome.code).to.equal(grpc.status.INVALID_ARGUMENT);
+    expect(outcome.details).to.equal('failed to mount objects, error: cloudName "\ufffd" is not known');
+    expect(outcome.errorCode).to.equal('Bad_Code');
+    fake.returns({ files: [], objectVersions: [{ id: 'a', version: '1' }] });
+    expect(
+      succeeded(await client.mount(driverMountRequest({ parameters: {} }))).object_version,
+    ).to.have.length(1);
+  });
+
+  it('answers INTERNAL when the provider throws outside its promise, and keeps serving (issue 12)', async () => {
+    const { fake, client } = await start();
+    const original = fake.mount.bind(fake);
+    fake.mount = () => {
+      throw new Error('synchronous bug');
+    };
+    const outcome = failed(await client.mount(driverMountRequest({ parameters: {} })));
+    expect(outcome.code).to.be.oneOf([grpc.status.UNKNOWN, grpc.status.INTERNAL]);
+    expect(outcome.details).to.include('synchronous bug');
+    fake.mount = original;
+    fake.returns({ files: [], objectVersions: [{ id: 'a', version: '1' }] });
+    expect(
+      succeeded(await client.mount(driverMountRequest({ parameters: {} }))).object_version,
+    ).to.have.length(1);
+  });
+
   it("refuses a provider's answer that breaks the rules, naming the rule", async () => {
     const { fake, client } = await start();
     fake.returns({

@@ -9,7 +9,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { TOKEN_AUDIENCE, isMounted, volumeOf } from '../support.js';
-import { TENANT_ID, jwtClaims, useAzureWorld } from './world.js';
+import {
+  IDENTITY_BINDING_AUDIENCE,
+  TENANT_ID,
+  TOKEN_PROXY_SNI_NAME,
+  jwtClaims,
+  useAzureWorld,
+} from './world.js';
 
 describe('the driver with the Azure Key Vault provider: mounting a secret with each identity', function () {
   this.timeout(60_000);
@@ -176,5 +182,52 @@ describe('the driver with the Azure Key Vault provider: mounting a secret with e
     expect(failure.message).to.not.match(/eyJ[\w-]+\.[\w-]+\.[\w-]+/);
     expect(await isMounted(volumeOf(intruder).targetPath)).to.equal(false);
     expect(tokenRequests('wi-app').map((r) => r.status)).to.deep.equal([200, 401]);
+  });
+
+  it("mounts a secret with identity binding: the pod's api://AKSIdentityBinding token through the token proxy, with deploy/'s CSIDriver (issue 12)", async () => {
+    const { keyVault, vault, entra, tokenProxy } = azure();
+    const { world } = fixture();
+    await azure().createServiceAccount('bound');
+    entra.addFederatedCredential({
+      tenantId: TENANT_ID,
+      clientId: 'ib-app',
+      issuer: world.kube.serviceAccountIssuer,
+      subject: azure().subject('bound'),
+      audience: IDENTITY_BINDING_AUDIENCE,
+    });
+    keyVault.setSecret(vault, 'bound-key', 'k-ib-456');
+    await azure().createSpc('ib', {
+      identity: { mode: 'identity-binding', clientID: 'ib-app' },
+      objects: [{ objectName: 'bound-key', objectType: 'secret' }],
+    });
+
+    keyVault.clearRequests();
+    const pod = await azure().runPod('ib-reader', { spc: 'ib', serviceAccountName: 'bound' });
+    const volume = volumeOf(pod);
+    expect(volume.lastResult, JSON.stringify(volume.lastResult)).to.deep.include({ ok: true });
+    expect(await readFile(join(volume.targetPath, 'bound-key'), 'utf8')).to.equal('k-ib-456');
+
+    // kubelet asked for the identity-binding audience because deploy/driver/csidriver.yaml requests it
+    const tokens = JSON.parse(
+      volume.lastPublishRequest?.volume_context?.['csi.storage.k8s.io/serviceAccount.tokens'] ?? '{}',
+    ) as Record<string, { token: string }>;
+    const claims = jwtClaims(tokens[IDENTITY_BINDING_AUDIENCE]?.token ?? '');
+    expect(claims).to.deep.include({ sub: azure().subject('bound') });
+    expect(claims.aud).to.deep.equal([IDENTITY_BINDING_AUDIENCE]);
+
+    // the token request went through the proxy, with AKS's server name, and Entra ID accepted the assertion
+    expect(tokenProxy.requests.map((r) => [r.method, r.servername, r.status])).to.deep.include([
+      'POST',
+      TOKEN_PROXY_SNI_NAME,
+      200,
+    ]);
+    expect(tokenProxy.requests.some((r) => r.path.startsWith(`/${TENANT_ID}/oauth2/v2.0/token`))).to.equal(
+      true,
+    );
+    expect(tokenRequests('ib-app')).to.deep.equal([
+      { kind: 'client-assertion', tenantId: TENANT_ID, status: 200 },
+    ]);
+    for (const c of azure().vaultClaims())
+      expect(c).to.deep.include({ appid: 'ib-app', grant: 'client-assertion' });
   });
 });

@@ -31,12 +31,17 @@ import {
   type DriverFixture,
   type SecretObjectSpec,
 } from '../support.js';
+import { startTokenProxy, type TokenProxy } from './token-proxy.js';
 
 export const TENANT_ID = 'tenant-e2e';
 /** The label upstream's docs put on nodePublishSecretRef Secrets (the driver's filtered watch). */
 export const USED_LABEL = { 'secrets-store.csi.k8s.io/used': 'true' };
 /** The provider's object cache; below the fixture's rotation poll interval (2 s). */
 export const OBJECT_CACHE_TTL = '1s';
+/** The identity-binding token proxy's server name (what AKS derives from the cluster ID). */
+export const TOKEN_PROXY_SNI_NAME = 'aidentitybindingtest.ests.aks';
+/** The audience of identity binding's service-account token. */
+export const IDENTITY_BINDING_AUDIENCE = 'api://AKSIdentityBinding';
 
 const providerMain = new URL('../../../../provider-azure/src/main.ts', import.meta.url).pathname;
 /** The provider package: `--import=tsx` and its dependencies are resolved from here. */
@@ -72,7 +77,8 @@ export function customCloudParameters(
 export type AzureIdentity =
   | { readonly mode: 'service-principal' }
   | { readonly mode: 'vm-managed-identity'; readonly userAssignedIdentityID?: string }
-  | { readonly mode: 'workload-identity'; readonly clientID: string };
+  | { readonly mode: 'workload-identity'; readonly clientID: string }
+  | { readonly mode: 'identity-binding'; readonly clientID: string };
 
 function identityParameters(identity: AzureIdentity): Record<string, string> {
   switch (identity.mode) {
@@ -87,6 +93,8 @@ function identityParameters(identity: AzureIdentity): Record<string, string> {
       };
     case 'workload-identity':
       return { clientID: identity.clientID };
+    case 'identity-binding':
+      return { clientID: identity.clientID, useAzureTokenProxy: 'true' };
   }
 }
 
@@ -106,6 +114,8 @@ export class AzureWorld {
   readonly vault: string;
   readonly cloudEnvFile: string;
   readonly provider: ManagedProcess;
+  /** AKS's identity-binding token proxy, in front of the Entra ID stand-in. */
+  readonly tokenProxy: TokenProxy;
   readonly #cloud: KeyVaultCloud;
 
   private constructor(init: {
@@ -114,6 +124,7 @@ export class AzureWorld {
     vault: string;
     provider: ManagedProcess;
     cloud: KeyVaultCloud;
+    tokenProxy: TokenProxy;
   }) {
     this.fixture = init.fixture;
     this.entra = init.entra;
@@ -121,6 +132,7 @@ export class AzureWorld {
     this.vault = init.vault;
     this.cloudEnvFile = init.cloud.cloudEnvFile;
     this.provider = init.provider;
+    this.tokenProxy = init.tokenProxy;
     this.#cloud = init.cloud;
   }
 
@@ -150,6 +162,13 @@ export class AzureWorld {
         vaults: [{ name: vault, tenantId: TENANT_ID }],
       });
       cleanups.push(() => cloud.stop());
+      const tokenProxy = await startTokenProxy({
+        pki: world.pki,
+        name: `azure-token-proxy-${fixture.nodeName}`,
+        sniName: TOKEN_PROXY_SNI_NAME,
+        upstream: entra.authorityHost,
+      });
+      cleanups.push(() => tokenProxy.stop());
 
       const socketPath = join(fixture.providersDir, 'azure.sock');
       const provider = await startProcess({
@@ -165,6 +184,9 @@ export class AzureWorld {
           '--prometheus-port=0',
           `--object-cache-ttl=${OBJECT_CACHE_TTL}`,
           '--keyvault-max-retries=1',
+          // identity binding: the proxy stand-in, reached with the server name AKS would derive
+          `--token-proxy-url=${tokenProxy.url}`,
+          `--sni-name=${TOKEN_PROXY_SNI_NAME}`,
           '-v=5',
         ],
         env: {
@@ -184,7 +206,7 @@ export class AzureWorld {
           ),
         { description: 'the Azure provider socket', timeoutMs: 30_000, process: provider },
       );
-      return new AzureWorld({ fixture, entra, vault, provider, cloud });
+      return new AzureWorld({ fixture, entra, vault, provider, cloud, tokenProxy });
     } catch (error) {
       for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
       throw error;
@@ -194,6 +216,7 @@ export class AzureWorld {
   /** Stops the provider process and the stand-ins, and removes the hosts block. */
   async stop(): Promise<void> {
     await this.provider.stop();
+    await this.tokenProxy.stop();
     await this.entra.stop();
     await this.#cloud.stop();
   }

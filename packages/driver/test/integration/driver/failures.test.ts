@@ -6,6 +6,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { waitUntil, type KubeletResult } from '@secrets-store-csi/test-support';
+import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { TOKEN_AUDIENCE, isMounted, mountsUnder, volumeOf, useDriverFixture } from '../support.js';
 
@@ -141,5 +142,59 @@ describe('the driver process failing a mount', function () {
     const normal = await fixture().runPod('not-oversized', [{ name: 'secrets', spc: 'fake-large' }]);
     expect(volumeOf(normal).lastResult).to.deep.include({ ok: true });
     expect((await stat(join(volumeOf(normal).targetPath, 'big'))).size).to.equal(4096);
+  });
+
+  it("survives a hostile provider error code and passes the provider's gRPC code to kubelet (issue 12)", async () => {
+    await fixture().createSpc('hostile', { provider: 'rogue', parameters: { any: 'thing' } });
+    try {
+      // codes that killed the driver: a newline, a tab, a non-ASCII letter
+      for (const [pod, code, safe] of [
+        ['hostile-newline', 'Bad Reason\nInjected: yes', 'Bad_Reason_Injected_yes'],
+        ['hostile-letter', 'Fehlerä', 'Fehler'],
+        ['hostile-tab', '\t', 'ProviderErrorCode'],
+      ] as const) {
+        fixture().rogue.respond = () => ({
+          error: { code },
+          object_version: [{ id: 'rogue/x', version: 'v1' }],
+          files: [],
+        });
+        const failure = failureOf(
+          volumeOf(await fixture().runPod(pod, [{ name: 'secrets', spc: 'hostile' }])).lastResult,
+        );
+        expect(failure.codeName).to.equal('UNKNOWN');
+        expect(failure.details).to.equal(
+          `failed to mount secrets store objects for pod ${fixture().namespace}/${pod}, err: ` +
+            `mount request failed with provider error code ${safe}`,
+        );
+        const event = await fixture().waitForEvent(pod, 'Warning', safe);
+        expect(event.reason).to.equal(safe);
+        expect(await fixture().metric('node_publish_error_total', { error_type: safe })).to.be.greaterThan(0);
+      }
+
+      // a provider's own status reaches kubelet: throttling is ResourceExhausted, which kubelet retries as uncertain
+      fixture().rogue.failWith = () => ({
+        code: grpc.status.RESOURCE_EXHAUSTED,
+        details: 'failed to mount objects, error: Key Vault throttled the request',
+      });
+      const throttled = failureOf(
+        volumeOf(await fixture().runPod('throttled', [{ name: 'secrets', spc: 'hostile' }])).lastResult,
+      );
+      expect(throttled.codeName).to.equal('RESOURCE_EXHAUSTED');
+      expect(throttled.kind).to.equal('uncertain');
+      expect(throttled.details).to.equal(
+        `failed to mount secrets store objects for pod ${fixture().namespace}/throttled, err: ` +
+          'rpc error: code = ResourceExhausted desc = failed to mount objects, error: Key Vault throttled the request',
+      );
+    } finally {
+      fixture().rogue.failWith = () => undefined;
+      fixture().rogue.respond = () => ({
+        object_version: [{ id: 'rogue/x', version: 'v1' }],
+        files: [{ path: 'x', mode: 0o644, contents: Buffer.from('x') }],
+      });
+    }
+    // the same driver process still mounts
+    const fine = await fixture().runPod('after-hostile', [{ name: 'secrets', spc: 'hostile' }]);
+    expect(volumeOf(fine).lastResult).to.deep.include({ ok: true });
+    expect(await readFile(join(volumeOf(fine).targetPath, 'x'), 'utf8')).to.equal('x');
   });
 });

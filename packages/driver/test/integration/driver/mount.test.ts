@@ -164,7 +164,7 @@ describe('the driver process publishing volumes for a kubelet', function () {
     expect(failed.lastResult.codeName).to.equal('UNKNOWN');
     expect(failed.lastResult.details).to.equal(
       `failed to get secretproviderclass ${fixture().namespace}/dir-later, error: ` +
-        'secretproviderclasses.secrets-store.csi.x-k8s.io "dir-later" not found',
+        'SecretProviderClass.secrets-store.csi.x-k8s.io "dir-later" not found',
     );
     expect(await isMounted(failed.targetPath)).to.equal(false);
 

@@ -245,13 +245,11 @@ describe('Kubernetes adapters against a real API server', function () {
       );
     });
 
-    it("reports a missing class with the API server's NotFound text", async () => {
+    it("reports a missing class with upstream's NotFound text, naming the kind", async () => {
       for (const source of [kube, adapters(admin)]) {
         const error = await rejection(source.secretProviderClasses.get(namespace, 'missing'));
         expect(error.code).to.equal('SecretProviderClassNotFound');
-        expect(error.message).to.equal(
-          `secretproviderclasses.secrets-store.csi.x-k8s.io "missing" not found`,
-        );
+        expect(error.message).to.equal(`SecretProviderClass.secrets-store.csi.x-k8s.io "missing" not found`);
       }
     });
 

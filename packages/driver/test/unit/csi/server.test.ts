@@ -8,6 +8,7 @@ import { loadProtocol } from '@secrets-store-csi/protocol';
 import { CsiNodeClient } from '@secrets-store-csi/test-support';
 import { startCsiServer, type CsiServer } from '../../../src/csi/server.js';
 import { ERROR_CODE_METADATA_KEY } from '../../../src/csi/status.js';
+import { DriverError, ProviderCallError } from '../../../src/errors.js';
 import { AtomicWriter, readMountedContents } from '../../../src/fs/index.js';
 import { FakeKubeAdapters } from '../../../src/kube/fake.js';
 import { DriverMetrics } from '../../../src/metrics.js';
@@ -27,13 +28,15 @@ describe('the CSI server', () => {
   let client: CsiNodeClient;
   let kube: FakeKubeAdapters;
   let mounter: FakeMounter;
+  let providers: FakeProviderClients;
+  let publisher: VolumePublisher;
 
   async function start(name = 'secrets-store.csi.k8s.io', version = '0.1.0'): Promise<void> {
     kube = new FakeKubeAdapters({ nodeName: 'node-a' });
     mounter = new FakeMounter();
-    const providers = new FakeProviderClients();
+    providers = new FakeProviderClients();
     providers.respond('fake', () => filesAnswer({ password: 'x' }));
-    const publisher = new VolumePublisher(
+    publisher = new VolumePublisher(
       { nodeName: 'node-a', rotationEnabled: false, tmpfs: { noexec: false } },
       {
         mounter,
@@ -179,6 +182,83 @@ describe('the CSI server', () => {
       expect(call.code).to.equal(grpc.status.UNKNOWN);
       expect(call.details).to.match(/^failed to get secretproviderclass default\/my-spc, error: /);
       expect(call.metadata.get(ERROR_CODE_METADATA_KEY)).to.deep.equal(['SecretProviderClassNotFound']);
+    });
+
+    for (const [what, targetPath, message] of [
+      ['a NUL byte', '/var/lib/kubelet/pods/x\0y/mount', 'target path must not contain a NUL byte'],
+      ['more than 4096 bytes', `/${'d/'.repeat(2100)}mount`, 'target path must be at most 4096 bytes long'],
+      [
+        'an element over 255 bytes',
+        `/var/${'n'.repeat(256)}/mount`,
+        'target path must not have an element longer than 255 bytes',
+      ],
+    ] as const) {
+      it(`answers a target path with ${what} with InvalidArgument, publish and unpublish (issue 12)`, async () => {
+        kube.addSecretProviderClass(secretProviderClass());
+        const published = await client.publish(publishRequest({ target_path: targetPath }));
+        const unpublished = await client.unpublish({ volume_id: 'csi-1', target_path: targetPath });
+        for (const outcome of [published, unpublished]) {
+          expect(outcome.ok ? undefined : [outcome.codeName, outcome.details]).to.deep.equal([
+            'INVALID_ARGUMENT',
+            message,
+          ]);
+        }
+      });
+    }
+
+    it("passes a provider's gRPC code on to kubelet with the wrapped text (issue 12)", async () => {
+      kube.addSecretProviderClass(secretProviderClass());
+      providers.respond('fake', () => {
+        throw new ProviderCallError(
+          grpc.status.RESOURCE_EXHAUSTED,
+          'rpc error: code = ResourceExhausted desc = throttled',
+        );
+      });
+      const outcome = await client.publish(publishRequest());
+      expect(outcome.ok ? undefined : [outcome.codeName, outcome.details]).to.deep.equal([
+        'RESOURCE_EXHAUSTED',
+        'failed to mount secrets store objects for pod default/web-0, err: ' +
+          'rpc error: code = ResourceExhausted desc = throttled',
+      ]);
+    });
+
+    it('answers a hostile error code and a lone surrogate in a text, and keeps serving (issue 12)', async () => {
+      kube.addSecretProviderClass(secretProviderClass());
+      providers.respond('fake', () => {
+        throw new DriverError('Bad Reason\nInjected: yes', 'broken \ud800 text');
+      });
+      const call = await new Promise<grpc.ServiceError>((resolve) => {
+        const node = new (loadProtocol().csi.Node)(
+          `unix:${server.address}`,
+          grpc.credentials.createInsecure(),
+        );
+        node.NodePublishVolume(publishRequest(), (error) => {
+          node.close();
+          if (error) resolve(error);
+        });
+      });
+      expect(call.code).to.equal(grpc.status.UNKNOWN);
+      expect(call.details).to.equal(
+        'failed to mount secrets store objects for pod default/web-0, err: broken \ufffd text',
+      );
+      expect(call.metadata.get(ERROR_CODE_METADATA_KEY)).to.deep.equal(['Bad_Reason_Injected_yes']);
+      providers.respond('fake', () => filesAnswer({ password: 'x' }));
+      expect((await client.publish(publishRequest())).ok).to.equal(true);
+    });
+
+    it('answers INTERNAL when a handler throws, and keeps serving (issue 12)', async () => {
+      kube.addSecretProviderClass(secretProviderClass());
+      const original = publisher.publish.bind(publisher);
+      publisher.publish = () => {
+        throw new Error('bug');
+      };
+      const outcome = await client.publish(publishRequest());
+      expect(outcome.ok ? undefined : [outcome.codeName, outcome.details]).to.deep.equal([
+        'INTERNAL',
+        'internal error: bug',
+      ]);
+      publisher.publish = original;
+      expect((await client.publish(publishRequest())).ok).to.equal(true);
     });
 
     it('answers readonly false with InvalidArgument once the class is found', async () => {

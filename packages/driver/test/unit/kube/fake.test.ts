@@ -34,7 +34,7 @@ describe('FakeKubeAdapters', () => {
     const missing = await rejection(kube.secretProviderClasses.get('app', 'none'));
     expect([missing.code, missing.message]).to.deep.equal([
       'SecretProviderClassNotFound',
-      'secretproviderclasses.secrets-store.csi.x-k8s.io "none" not found',
+      'SecretProviderClass.secrets-store.csi.x-k8s.io "none" not found',
     ]);
     const bad = await rejection(kube.secretProviderClasses.get('app', 'bad'));
     expect(bad.code).to.equal('SecretProviderClassInvalid');

@@ -283,11 +283,11 @@ describe('KubeSecretProviderClassSource (stubbed API)', () => {
     const missing = await rejection(source.get('app', 'missing'));
     expect([missing.code, missing.message]).to.deep.equal([
       'SecretProviderClassNotFound',
-      'secretproviderclasses.secrets-store.csi.x-k8s.io "missing" not found',
+      'SecretProviderClass.secrets-store.csi.x-k8s.io "missing" not found',
     ]);
     const nocrd = await rejection(source.get('app', 'nocrd'));
     expect(nocrd.code).to.equal('SecretProviderClassNotFound');
-    expect(nocrd.message).to.match(/^secretproviderclasses.secrets-store.csi.x-k8s.io "nocrd" not found \(/);
+    expect(nocrd.message).to.match(/^SecretProviderClass.secrets-store.csi.x-k8s.io "nocrd" not found \(/);
     expect(nocrd.message).to.include('CRD installed');
     const forbidden = await rejection(source.get('app', 'secret'));
     expect(forbidden.code).to.equal('KubernetesForbidden');

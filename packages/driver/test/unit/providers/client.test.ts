@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { loadProtocol, type provider as wire } from '@secrets-store-csi/protocol';
 import { leaveStaleSocket } from '@secrets-store-csi/test-support';
-import { DriverError } from '../../../src/errors.js';
+import { DriverError, ProviderCallError } from '../../../src/errors.js';
 import { GrpcProviderClient, GrpcProviderClients } from '../../../src/providers/client.js';
 
 type MountAnswer = (call: grpc.ServerUnaryCall<wire.MountRequest__Output, wire.MountResponse>) => {
@@ -111,6 +111,31 @@ describe('GrpcProviderClient', () => {
       'KeyVaultThrottled',
       'mount request failed with provider error code KeyVaultThrottled',
     ]);
+  });
+
+  it('makes a hostile provider error code safe for metadata, Event reasons and labels (issue 12)', async () => {
+    for (const [raw, safe] of [
+      ['Fehlerä', 'Fehler'],
+      ['Bad Reason\nInjected: yes', 'Bad_Reason_Injected_yes'],
+      ['\t', 'ProviderErrorCode'],
+    ]) {
+      answer = () => ({
+        response: { error: { code: raw }, object_version: [{ id: 'a', version: '1' }] },
+      });
+      const error = await mountError();
+      expect([error.code, error.message]).to.deep.equal([
+        safe,
+        `mount request failed with provider error code ${safe}`,
+      ]);
+    }
+  });
+
+  it("keeps the provider's gRPC status code for kubelet, as upstream's wrapped error does", async () => {
+    answer = () => ({ error: { code: grpc.status.RESOURCE_EXHAUSTED, details: 'throttled' } });
+    const error = await mountError();
+    expect(error).to.be.instanceOf(ProviderCallError);
+    expect((error as ProviderCallError).providerStatus).to.equal(grpc.status.RESOURCE_EXHAUSTED);
+    expect(error.message).to.equal('rpc error: code = ResourceExhausted desc = throttled');
   });
 
   it('refuses an answer without object versions, as upstream', async () => {

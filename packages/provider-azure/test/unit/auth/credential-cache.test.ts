@@ -1,3 +1,4 @@
+import { RestError, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
 import { expect } from 'chai';
 import { CredentialCache } from '../../../src/auth/index.js';
 import type { AuthConfig, CloudEnvironment } from '../../../src/model.js';
@@ -107,4 +108,100 @@ describe('CredentialCache', () => {
     );
     expect(entra.tokenRequests[0]!.form.get('client_secret')).to.equal('s');
   });
+
+  it('merges concurrent first getToken calls of one identity into one token request (issue 12)', async () => {
+    for (const auth of [sp('a'), wi('token')]) {
+      const entra = fakeEntra();
+      const cache = new CredentialCache({ httpClient: entra, disableInstanceDiscovery: true });
+      const held = cache.get(auth, cloud, 'tenant-a', 'ns/sa');
+      const tokens = await Promise.all(
+        Array.from({ length: 5 }, () => held.getToken('https://vault.azure.net/.default')),
+      );
+      expect(tokens.map((t) => t?.token)).to.deep.equal(Array(5).fill('access-token-1'));
+      expect(entra.tokenRequests).to.have.length(1);
+    }
+  });
+
+  it("lets one caller's abort end only its own wait", async () => {
+    const entra = fakeEntra();
+    const cache = new CredentialCache({ httpClient: entra, disableInstanceDiscovery: true });
+    const held = cache.get(sp('a'), cloud, 'tenant-a');
+    const controller = new AbortController();
+    const aborted = held.getToken('https://vault.azure.net/.default', { abortSignal: controller.signal });
+    const other = held.getToken('https://vault.azure.net/.default');
+    controller.abort();
+    let abortError: unknown;
+    await aborted.catch((error: unknown) => {
+      abortError = error;
+    });
+    expect(abortError).to.be.instanceOf(Error);
+    expect((await other)?.token).to.equal('access-token-1');
+  });
+
+  it('refuses an invalid tenant with InvalidArgument in upstream words (issue 12)', () => {
+    const cache = new CredentialCache();
+    for (const tenant of ['bad tenant!', 'tenant/../x']) {
+      let caught: unknown;
+      try {
+        cache.get(
+          { mode: 'service-principal', tenantId: tenant, clientId: 'a', clientSecret: 's' },
+          cloud,
+          tenant,
+        );
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).to.have.property('kind', 'invalid-argument');
+      expect((caught as Error).message).to.match(/^failed to get keyvault client: invalid tenantID/);
+    }
+  });
+
+  it('names both tenants and what to change when the vault is in another tenant (issue 12)', async () => {
+    const entra = fakeEntra();
+    const cache = new CredentialCache({ httpClient: entra, disableInstanceDiscovery: true });
+    const held = cache.get(sp('a'), cloud, 'tenant-a');
+    let caught: unknown;
+    await held
+      .getToken('https://vault.azure.net/.default', { tenantId: 'tenant-b' })
+      .catch((error: unknown) => {
+        caught = error;
+      });
+    expect((caught as Error).message).to.equal(
+      "the Key Vault belongs to tenant tenant-b, but the SecretProviderClass's tenantId is tenant-a: " +
+        'set tenantId to tenant-b with an identity of that tenant, or use a vault of tenant tenant-a',
+    );
+    expect((caught as Error).message).not.to.include('AdditionallyAllowedTenants');
+  });
+
+  for (const [what, code, cause] of [
+    ['refused', 'ECONNREFUSED', 'the connection to login.example.test was refused (ECONNREFUSED)'],
+    ['DNS', 'ENOTFOUND', 'the DNS lookup of login.example.test failed (ENOTFOUND)'],
+    ['TLS', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'the TLS handshake with login.example.test failed'],
+  ] as const) {
+    it(`names the token endpoint URL and the cause (${what}) when it cannot be reached (issue 12)`, async () => {
+      const httpClient = {
+        sendRequest: (request: PipelineRequest): Promise<PipelineResponse> =>
+          Promise.reject(new RestError(`connect ${code}`, { code, request })),
+      };
+      const cache = new CredentialCache({
+        httpClient,
+        disableInstanceDiscovery: true,
+        retry: { maxRetries: 0, retryDelayInMs: 1, maxRetryDelayInMs: 1 },
+      });
+      let caught: unknown;
+      await cache
+        .get(sp('a'), cloud, 'tenant-a')
+        .getToken('https://vault.azure.net/.default')
+        .catch((error: unknown) => {
+          caught = error;
+        });
+      const message = (caught as Error).message;
+      expect(caught).to.have.property('code', 'StoreUnavailable');
+      expect(message).to.match(
+        /^the token endpoint could not be reached: (GET|POST) https:\/\/login\.example\.test\/tenant-a\//,
+      );
+      expect(message).to.include(cause);
+      expect(message).not.to.include('aka.ms');
+    });
+  }
 });

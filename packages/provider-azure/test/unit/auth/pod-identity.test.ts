@@ -142,4 +142,24 @@ describe('PodIdentityCredential (NMI)', () => {
     });
     expect(await failure(unreachable.getToken('x'))).to.include({ code: 'StoreUnavailable' });
   });
+
+  it('names the NMI URL and the cause when NMI cannot be reached (issue 12)', async () => {
+    // a port that was free a moment ago: nothing listens there
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const unreachable = new PodIdentityCredential({
+      podNamespace: 'a',
+      podName: 'b',
+      keyVaultResource: 'https://vault.azure.net/',
+      nmiUrl: `http://127.0.0.1:${port}`,
+    });
+    const error = await failure(unreachable.getToken('x'));
+    expect(error.message).to.equal(
+      `failed to send request to nmi: GET http://127.0.0.1:${port}/host/token/?resource=https://vault.azure.net: ` +
+        `the connection to 127.0.0.1:${port} was refused (ECONNREFUSED); nothing listens there ` +
+        '(is NMI of aad-pod-identity running on this node?)',
+    );
+  });
 });

@@ -1,4 +1,9 @@
-import { RestError, createHttpHeaders, type PipelineResponse } from '@azure/core-rest-pipeline';
+import {
+  RestError,
+  createHttpHeaders,
+  createPipelineRequest,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
 import { ProviderError } from '@secrets-store-csi/provider-sdk';
 import { expect } from 'chai';
 import { keyVaultError, recoveryHint } from '../../../src/keyvault/errors.js';
@@ -35,9 +40,70 @@ describe('Key Vault errors', () => {
     it(`maps ${name} with upstream's prefix and the status`, () => {
       const mapped = keyVaultError(error, object, 'kv.vault.azure.net', noCredentialClass, now);
       expect([mapped.code, mapped.kind]).to.deep.equal([code, kind]);
-      expect(mapped.message).to.equal(`${prefix}: ${error.message} (status ${String(error.statusCode)})`);
+      expect(mapped.message).to.include(
+        `${prefix}: Request information not available\n${'-'.repeat(80)}\nRESPONSE ${String(error.statusCode)}: `,
+      );
+      expect(mapped.message).to.include('ERROR CODE UNAVAILABLE');
+      expect(mapped.message).to.include(error.message);
     });
   }
+
+  it("reads as the Go SDK's ResponseError: method and URL, RESPONSE, ERROR CODE, vault and object (issue 12)", () => {
+    const body = {
+      error: {
+        code: 'SecretNotFound',
+        message: 'A secret with (name/id) db was not found in this key vault.',
+      },
+    };
+    const request = createPipelineRequest({
+      url: 'https://kv.vault.azure.net/secrets/db/?api-version=7.6',
+      method: 'GET',
+    });
+    const response = {
+      status: 404,
+      headers: createHttpHeaders({}),
+      request,
+      bodyAsText: JSON.stringify(body),
+    } as PipelineResponse;
+    const error = new RestError(body.error.message, {
+      statusCode: 404,
+      code: 'SecretNotFound',
+      request,
+      response,
+    });
+    const mapped = keyVaultError(error, object, 'kv.vault.azure.net', noCredentialClass, now);
+    expect(mapped.code).to.equal('ObjectNotFound');
+    expect(mapped.message).to.equal(
+      [
+        `${prefix}: GET https://kv.vault.azure.net/secrets/db/`,
+        '-'.repeat(80),
+        'RESPONSE 404: 404 Not Found',
+        'ERROR CODE: SecretNotFound',
+        '-'.repeat(80),
+        JSON.stringify(body, null, 2),
+        '-'.repeat(80),
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('says not found for a missing object listed for objectVersionHistory, not the paging text (issue 12)', () => {
+    const request = createPipelineRequest({
+      url: 'https://kv.vault.azure.net/secrets/db/versions?api-version=7.6',
+      method: 'GET',
+    });
+    const response = { status: 404, headers: createHttpHeaders({}), request } as PipelineResponse;
+    const error = new RestError('Pagination failed with unexpected statusCode 404', {
+      statusCode: 404,
+      request,
+      response,
+    });
+    const mapped = keyVaultError(error, object, 'kv.vault.azure.net', noCredentialClass, now);
+    expect(mapped.code).to.equal('ObjectNotFound');
+    expect(mapped.message).not.to.include('Pagination failed');
+    expect(mapped.message).to.include('A secret with (name/id) db was not found in this key vault.');
+    expect(mapped.message).to.include('RESPONSE 404: 404 Not Found');
+  });
 
   it('says Key Vault throttled the request and when it expects to recover', () => {
     const mapped = keyVaultError(

@@ -1,4 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { constants } from 'node:fs';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProviderError } from '@secrets-store-csi/provider-sdk';
@@ -140,7 +142,12 @@ describe('parameters/clouds', () => {
     [
       'invalid JSON',
       () => envFile('bad.json', '{"name":'),
-      (path) => `failed to parse cloud environment file ${path}: `,
+      (path) => `failed to parse cloud environment file ${path}: not valid JSON`,
+    ],
+    [
+      'more than 64 KiB',
+      () => envFile('huge.json', ' '.repeat(64 * 1024 + 1)),
+      (path) => `read ${path}: larger than 65536 bytes`,
     ],
     [
       'a JSON array',
@@ -178,6 +185,42 @@ describe('parameters/clouds', () => {
       expect(text.startsWith(message(path))).to.equal(true, text);
     });
   }
+
+  it('never quotes the content of a file that is not JSON (issue 12)', async () => {
+    const path = await envFile('hostname', 'node-7.internal.example\nsecret-ish line\n');
+    const text = await rejection(resolveCloud('AzureStackCloud', path, azurePublicCloud, undefined, {}));
+    expect(text).to.match(/^failed to parse cloud environment file .*: not valid JSON/);
+    for (const fragment of ['node-7', 'internal', 'secret']) expect(text).not.to.include(fragment);
+  });
+
+  it('refuses a FIFO at once, even more mounts than the libuv pool has threads, and keeps reading files (issue 12)', async function () {
+    this.timeout(20_000);
+    const fifo = join(dir, 'cloud.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const good = await envFile('good.json', JSON.stringify(stack));
+    try {
+      const started = performance.now();
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          rejection(resolveCloud('AzureStackCloud', fifo, azurePublicCloud, undefined, {})),
+        ),
+      );
+      const elapsedMs = performance.now() - started;
+      for (const text of answers) {
+        expect(text).to.equal(`read ${fifo}: not a regular file (a cloud environment file must be one)`);
+      }
+      // the pool is free: an ordinary file still reads
+      expect(await resolveCloud('AzureStackCloud', good, azurePublicCloud, undefined, {})).to.deep.equal(
+        stack,
+      );
+      console.log(`      8 FIFO mounts answered in ${elapsedMs.toFixed(1)} ms`);
+    } finally {
+      // unblock any reader left on the FIFO (only a broken reader would be waiting)
+      await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK)
+        .then((handle) => handle.close())
+        .catch(() => undefined);
+    }
+  });
 
   describe('cloudByName (startup --cloud-name)', () => {
     it('resolves a named cloud', async () => {

@@ -214,3 +214,41 @@ describe('parameters/objects', () => {
     });
   }
 });
+
+describe('objects limits (issue 12)', () => {
+  const tooDeep = 'yaml: collections are nested deeper than the limit of 32';
+  for (const [what, text, prefix] of [
+    ['deep flow lists', `array: ${'['.repeat(5000)}${']'.repeat(5000)}`, 'failed to yaml unmarshal objects'],
+    [
+      'deep flow mappings',
+      `array: ${'{a: '.repeat(5000)}${'}'.repeat(5000)}`,
+      'failed to yaml unmarshal objects',
+    ],
+    ['deep block lists', `array:\n  - ${'- '.repeat(5000)}x`, 'failed to yaml unmarshal objects'],
+    [
+      'a deep object text',
+      objects(`objectName: ${'['.repeat(5000)}`),
+      'unmarshal failed for keyVaultObjects at index 0',
+    ],
+  ] as const) {
+    it(`refuses ${what} with InvalidArgument naming the depth limit`, () => {
+      const error = failure(() => parseObjects(text));
+      expect(error.kind).to.equal('invalid-argument');
+      expect(error.message).to.equal(`${prefix}, error: ${tooDeep}`);
+    });
+  }
+
+  it('refuses a text over 512 KiB, naming the limit', () => {
+    const error = failure(() => parseObjects(`array: []\n#${'x'.repeat(512 * 1024)}`));
+    expect(error.message).to.equal(
+      'failed to yaml unmarshal objects, error: yaml: the text is longer than the limit of 524288 characters',
+    );
+  });
+
+  it('still reads the ordinary shape', () => {
+    expect(parseObjects(objects('objectName: a\nobjectType: secret'))[0]).to.include({
+      objectName: 'a',
+      objectType: 'secret',
+    });
+  });
+});
