@@ -3,3 +3,5 @@ export { AtomicWriter, dataDirName, newDataDirName, timestampPrefix } from './at
 export type { AtomicWriterOptions } from './atomic-writer.js';
 export { maxFileMode, maxFileNameLength, maxPathLength, validatePath, validatePayload } from './validate.js';
 export { readMountedContents, readMountedFiles } from './mounted-files.js';
+export { inspectVolumeLayout } from './layout.js';
+export type { VolumeLayout } from './layout.js';

@@ -27,6 +27,7 @@ import {
   type SecretProviderClassPodStatus,
 } from '@secrets-store-csi/core';
 import { DriverError, driverErrorCodes } from '../errors.js';
+import type { VolumeLayout } from '../fs/layout.js';
 import type { PayloadFile, VolumeWriter } from '../fs/payload.js';
 import type { KubeAdapters, PodRef } from '../kube/ports.js';
 import type { DriverMetrics } from '../metrics.js';
@@ -112,6 +113,8 @@ export class VolumePublisher {
   readonly #deps: PublisherDeps;
   readonly #now: () => number;
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Mounted volumes this process did not publish whose layout it found complete (checked once each). */
+  readonly #verified = new Set<string>();
 
   constructor(config: PublisherConfig, deps: PublisherDeps) {
     this.#config = config;
@@ -161,6 +164,19 @@ export class VolumePublisher {
       metrics.publishFailed('', failure.code);
       throw failure;
     }
+    if (!mounted) this.#verified.delete(targetPath);
+    if (mounted && tracked === undefined && !this.#verified.has(targetPath)) {
+      // Mounted by an earlier process of this driver, which may have been killed in the middle of writing.
+      const layout = await this.#inspect(targetPath, skipLabel);
+      if (layout.kind === 'incomplete') {
+        this.#deps.logger.warn('found an interrupted publish; publishing the volume in full', {
+          targetPath,
+          reason: layout.reason,
+        });
+        return this.#firstMount(request, { alreadyMounted: true });
+      }
+      this.#verified.add(targetPath);
+    }
     if (mounted && !this.#config.rotationEnabled) {
       this.#deps.logger.info('target path is already mounted', { targetPath });
       metrics.publishSucceeded(skipLabel);
@@ -176,6 +192,17 @@ export class VolumePublisher {
     }
     if (!mounted && tracked !== undefined) tracker.forget(targetPath);
     return mounted ? this.#refresh(request) : this.#firstMount(request);
+  }
+
+  /** The layout of a volume found mounted; a volume that cannot be read is an error, never complete. */
+  async #inspect(targetPath: string, provider: string): Promise<VolumeLayout> {
+    try {
+      return await this.#deps.writer.inspect(targetPath);
+    } catch (error) {
+      const failure = wrap(error, `failed to check the content mounted at ${targetPath}, err: `);
+      this.#deps.metrics.publishFailed(provider, failure.code);
+      throw failure;
+    }
   }
 
   #identity(request: PublishRequest): VolumeIdentity {
@@ -312,16 +339,27 @@ export class VolumePublisher {
     return podStatus;
   }
 
-  async #firstMount(request: PublishRequest): Promise<PublishOutcome> {
+  /**
+   * A first mount; with `alreadyMounted`, of a volume an interrupted publish left mounted but incomplete: its
+   * tmpfs is reused, and is unmounted on failure as a tmpfs mounted by this call would be (kubelet, which
+   * took the interrupted call as uncertain, forgets a volume that then fails for good and would never
+   * unpublish it).
+   */
+  async #firstMount(
+    request: PublishRequest,
+    options: { readonly alreadyMounted: boolean } = { alreadyMounted: false },
+  ): Promise<PublishOutcome> {
     const volume = this.#identity(request);
     const { metrics } = this.#deps;
     let provider = '';
-    let mountedHere = false;
+    let mountedHere = options.alreadyMounted;
     try {
       const spc = await this.#secretProviderClass(request, volume);
       provider = spc.spec.provider;
-      await this.#deps.mounter.mountTmpfs(request.targetPath, this.#config.tmpfs);
-      mountedHere = true;
+      if (!options.alreadyMounted) {
+        await this.#deps.mounter.mountTmpfs(request.targetPath, this.#config.tmpfs);
+        mountedHere = true;
+      }
       const { objectVersions, files } = await this.#fetchAndWrite(request, volume, spc, []);
       const now = new Date(this.#now());
       const conditions = setCondition(
@@ -517,6 +555,7 @@ export class VolumePublisher {
         throw errorOf(error);
       }
       this.#deps.tracker.forget(targetPath);
+      this.#verified.delete(targetPath);
       this.#deps.metrics.unpublishSucceeded();
       this.#deps.logger.info('node unpublish volume complete', { targetPath });
     });
