@@ -29,6 +29,7 @@ import {
 import { DriverError, driverErrorCodes } from '../errors.js';
 import type { VolumeLayout } from '../fs/layout.js';
 import type { PayloadFile, VolumeWriter } from '../fs/payload.js';
+import { lastWriteWins } from '../fs/validate.js';
 import type { KubeAdapters, PodRef } from '../kube/ports.js';
 import type { DriverMetrics } from '../metrics.js';
 import type { Mounter, TmpfsOptions } from '../mount/mounter.js';
@@ -80,7 +81,12 @@ export interface PublisherDeps {
 export const publishEventReasons = {
   mountRotationFailed: 'MountRotationFailed',
   mountRotationComplete: 'MountRotationComplete',
+  /** A provider returned one file path more than once; upstream mounts the last one silently. */
+  duplicateFilePath: 'DuplicateFilePath',
 } as const;
+
+/** How many duplicate paths a DuplicateFilePath event names (paths are up to 4 KiB each). */
+const maxDuplicatesNamed = 10;
 
 interface VolumeIdentity {
   readonly pod: PodRef;
@@ -271,11 +277,34 @@ export class VolumePublisher {
         const files = await this.#deps.readMountedContents(request.targetPath);
         return { objectVersions: result.objectVersions, changed: true, files };
       }
-      const { changed } = await this.#deps.writer.write(request.targetPath, result.files);
-      return { objectVersions: result.objectVersions, changed, files: filesByPath(result.files) };
+      const { files, duplicates } = lastWriteWins(result.files);
+      const { changed } = await this.#deps.writer.write(request.targetPath, files);
+      if (changed && duplicates.length > 0) this.#warnDuplicates(volume, spc.spec.provider, duplicates);
+      return { objectVersions: result.objectVersions, changed, files: filesByPath(files) };
     } catch (error) {
       throw wrap(error, `failed to mount secrets store objects for pod ${podRef}, err: `);
     }
+  }
+
+  /** Names (never contents) the paths a provider returned more than once; the last of each was written. */
+  #warnDuplicates(volume: VolumeIdentity, provider: string, duplicates: readonly string[]): void {
+    const shown = duplicates.slice(0, maxDuplicatesNamed).map((path) => JSON.stringify(path));
+    const more = duplicates.length - shown.length;
+    const message =
+      `provider ${JSON.stringify(provider)} returned the file path${duplicates.length > 1 ? 's' : ''} ` +
+      `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''} more than once (an object listed twice, ` +
+      'or two objects with the same alias); the last file of each path is mounted';
+    this.#deps.logger.warn('duplicate file paths in the provider response', {
+      targetPath: volume.targetPath,
+      provider,
+      duplicates: duplicates.length,
+    });
+    this.#deps.kube.events.record({
+      pod: volume.pod,
+      type: 'Warning',
+      reason: publishEventReasons.duplicateFilePath,
+      message,
+    });
   }
 
   #desiredPodStatus(

@@ -146,6 +146,65 @@ describe('VolumePublisher', () => {
     });
   });
 
+  describe('a provider answering one path twice', () => {
+    const twice = (second: string) => ({
+      files: [
+        { path: 'db', mode: 0o644, contents: Buffer.from('first-value') },
+        { path: 'other', mode: 0o644, contents: Buffer.from('o') },
+        { path: 'db', mode: 0o600, contents: Buffer.from(second) },
+      ],
+      objectVersions: [
+        { id: 'secret/db', version: 'v1' },
+        { id: 'secret/db', version: 'v1' },
+      ],
+    });
+
+    beforeEach(async () => {
+      w = await world({ rotation: true });
+      w.kube.addSecretProviderClass(secretProviderClass());
+    });
+
+    it('mounts the last file of the path, as upstream, and names the path in a Warning event', async () => {
+      w.providers.respond('fake', () => twice('second-value'));
+      expect(await w.publisher.publish(w.request())).to.deep.equal({ kind: 'mounted', files: 2 });
+      expect(await readFile(join(w.target, 'db'), 'utf8')).to.equal('second-value');
+      expect((await stat(join(w.target, 'db'))).mode & 0o777).to.equal(0o600);
+      const warnings = w.kube.recordedEvents.filter((e) => e.reason === 'DuplicateFilePath');
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]?.type).to.equal('Warning');
+      expect(warnings[0]?.message).to.equal(
+        'provider "fake" returned the file path "db" more than once (an object listed twice, or two ' +
+          'objects with the same alias); the last file of each path is mounted',
+      );
+      expect(JSON.stringify(w.kube.recordedEvents)).not.to.contain('value');
+    });
+
+    it('warns again only when a refresh writes new content', async () => {
+      let second = 'v1';
+      w.providers.respond('fake', () => twice(second));
+      await w.publisher.publish(w.request());
+      w.clock.now += 61_000;
+      expect(await w.publisher.publish(w.request())).to.deep.equal({ kind: 'refreshed', changed: false });
+      expect(w.kube.recordedEvents.filter((e) => e.reason === 'DuplicateFilePath')).to.have.length(1);
+      second = 'v2';
+      w.clock.now += 61_000;
+      expect(await w.publisher.publish(w.request())).to.deep.equal({ kind: 'refreshed', changed: true });
+      expect(await readFile(join(w.target, 'db'), 'utf8')).to.equal('v2');
+      expect(w.kube.recordedEvents.filter((e) => e.reason === 'DuplicateFilePath')).to.have.length(2);
+    });
+
+    it('names at most ten paths', async () => {
+      const names = Array.from({ length: 12 }, (_, i) => `f${i}`);
+      w.providers.respond('fake', () => ({
+        files: [...names, ...names].map((path) => ({ path, mode: 0o644, contents: Buffer.from('x') })),
+        objectVersions: [{ id: 'secret/x', version: 'v1' }],
+      }));
+      await w.publisher.publish(w.request());
+      const [warning] = w.kube.recordedEvents.filter((e) => e.reason === 'DuplicateFilePath');
+      expect(warning?.message).to.contain('"f9" and 2 more more than once');
+    });
+  });
+
   describe('a failed first mount', () => {
     beforeEach(async () => {
       w = await world();
