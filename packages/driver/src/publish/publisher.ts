@@ -172,12 +172,19 @@ export class VolumePublisher {
     }
     if (!mounted) this.#verified.delete(targetPath);
     if (mounted && tracked === undefined && !this.#verified.has(targetPath)) {
-      // Mounted by an earlier process of this driver, which may have been killed in the middle of writing.
+      // Mounted by an earlier process of this driver, which may have been killed in the middle of writing,
+      // or after writing but before recording the pod status (then the Secret sync did not run either).
       const layout = await this.#inspect(targetPath, skipLabel);
-      if (layout.kind === 'incomplete') {
+      const reason =
+        layout.kind === 'incomplete'
+          ? layout.reason
+          : (await this.#podStatusMounted(this.#identity(request)))
+            ? undefined
+            : 'no pod status records the volume as mounted';
+      if (reason !== undefined) {
         this.#deps.logger.warn('found an interrupted publish; publishing the volume in full', {
           targetPath,
-          reason: layout.reason,
+          reason,
         });
         return this.#firstMount(request, { alreadyMounted: true });
       }
@@ -511,6 +518,23 @@ export class VolumePublisher {
       metrics.rotationFailed(provider, failure.code);
       await this.#recordRefreshFailure(request, volume, failure, provider, spc);
       return { kind: 'refreshFailed', error: failure };
+    }
+  }
+
+  /**
+   * Whether the pod status of the volume's pod and class says mounted. When the API server cannot say, the
+   * volume counts as recorded: its files are complete, and a due refresh writes the status again.
+   */
+  async #podStatusMounted(volume: VolumeIdentity): Promise<boolean> {
+    const name = podStatusName(volume.pod.name, volume.pod.namespace, volume.spcName);
+    try {
+      return (await this.#deps.kube.podStatuses.get(volume.pod.namespace, name))?.status.mounted === true;
+    } catch (error) {
+      this.#deps.logger.warn('could not read the pod status of a mounted volume; taking it as recorded', {
+        targetPath: volume.targetPath,
+        error: errorOf(error).message,
+      });
+      return true;
     }
   }
 

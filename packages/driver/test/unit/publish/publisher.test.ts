@@ -435,6 +435,27 @@ describe('VolumePublisher', () => {
       await recent(w.target, w.clock);
     }
 
+    /** A publish that got as far as the pod status (written as the publisher writes it). */
+    async function recorded() {
+      await w.kube.podStatuses.upsert({
+        apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+        kind: 'SecretProviderClassPodStatus',
+        metadata: { name: 'web-0-default-my-spc', namespace: 'default' },
+        status: {
+          podName: 'web-0',
+          secretProviderClassName: 'my-spc',
+          mounted: true,
+          targetPath: w.target,
+          objects: [{ id: 'secret/password', version: 'v0' }],
+        },
+      });
+    }
+
+    const completeLayout = (target: string) =>
+      new AtomicWriter()
+        .write(target, [{ path: 'password', mode: 0o644, contents: Buffer.from('old') }])
+        .then(() => undefined);
+
     const layouts: [string, (target: string) => Promise<void>][] = [
       ['an empty tmpfs (killed before the provider answered)', () => Promise.resolve()],
       [
@@ -490,19 +511,31 @@ describe('VolumePublisher', () => {
     });
 
     it('leaves a complete volume alone until it is due, checking its layout once', async () => {
-      await interrupted({ rotation: true }, async (target) => {
-        await new AtomicWriter().write(target, [
-          { path: 'password', mode: 0o644, contents: Buffer.from('old') },
-        ]);
-      });
+      await interrupted({ rotation: true }, completeLayout);
+      await recorded();
       expect((await w.publisher.publish(w.request())).kind).to.equal('notDue');
       await rm(join(w.target, 'password')); // not looked at again before the refresh is due
       expect((await w.publisher.publish(w.request())).kind).to.equal('notDue');
       expect(w.providers.requests).to.have.length(0);
     });
 
+    it('publishes a complete volume in full when no pod status records it (killed before the status)', async () => {
+      await interrupted({ rotation: true }, completeLayout);
+      expect(await w.publisher.publish(w.request())).to.deep.equal({ kind: 'mounted', files: 2 });
+      expect(await readFile(join(w.target, 'password'), 'utf8')).to.equal('hunter2');
+      expect(w.kube.podStatus('default', 'web-0-default-my-spc')?.status.mounted).to.be.true;
+    });
+
+    it('takes a complete volume as recorded when the pod status cannot be read', async () => {
+      await interrupted({ rotation: true }, completeLayout);
+      w.kube.failNext('podStatuses.get', new Error('API server unreachable'));
+      expect((await w.publisher.publish(w.request())).kind).to.equal('notDue');
+      expect(w.providers.requests).to.have.length(0);
+    });
+
     it('leaves files a provider wrote itself as they are', async () => {
       await interrupted({ rotation: false }, (target) => writeFile(join(target, 'legacy'), 'L'));
+      await recorded();
       expect((await w.publisher.publish(w.request())).kind).to.equal('alreadyMounted');
       expect(w.providers.requests).to.have.length(0);
     });
@@ -518,11 +551,8 @@ describe('VolumePublisher', () => {
     });
 
     it('checks again after an unpublish and a new mount at the same path', async () => {
-      await interrupted({ rotation: true }, async (target) => {
-        await new AtomicWriter().write(target, [
-          { path: 'password', mode: 0o644, contents: Buffer.from('old') },
-        ]);
-      });
+      await interrupted({ rotation: true }, completeLayout);
+      await recorded();
       expect((await w.publisher.publish(w.request())).kind).to.equal('notDue');
       await w.publisher.unpublish(w.target);
       await w.mounter.mountTmpfs(w.target, { noexec: false });
