@@ -2,7 +2,8 @@
  * The rules every provider response keeps, so that the driver (ours or upstream's) accepts it:
  * - file paths as the driver's atomic writer wants them: relative, clean, no `..` element, not starting with
  *   `..` (names the writer reserves for itself), at most 4096 bytes, each element at most 255 bytes;
- * - no path twice, and no path that is both a file and the directory of another file;
+ * - no path that is both a file and the directory of another file (one path twice is allowed: a class may list
+ *   an object twice or give two objects one alias, and drivers mount the last file of the path);
  * - modes within 0 to 0o777;
  * - at least one object version (the driver fails a mount without: `missing object versions`);
  * - a response no larger than the driver's receive limit, `--max-call-recv-msg-size` (4 MiB by default).
@@ -81,7 +82,6 @@ export function checkMountResult(result: MountResult): void {
   for (const file of result.files) {
     const problem = checkFilePath(file.path);
     if (problem !== undefined) throw pathError(file.path, problem);
-    if (files.has(file.path)) throw pathError(file.path, 'is returned twice');
     if (directories.has(file.path)) throw pathError(file.path, 'is also the directory of another file');
     const elements = file.path.split('/');
     for (let end = 1; end < elements.length; end++) {

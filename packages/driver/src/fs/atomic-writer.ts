@@ -13,6 +13,7 @@ import {
 } from 'node:fs/promises';
 import * as path from 'node:path';
 import { DriverError, driverErrorCodes } from '../errors.js';
+import { inspectVolumeLayout, type VolumeLayout } from './layout.js';
 import type { PayloadFile, VolumeWriter, WriteOutcome } from './payload.js';
 import { parentsOf, validatePayload } from './validate.js';
 
@@ -66,7 +67,12 @@ export class AtomicWriter implements VolumeWriter {
         rm(path.join(targetDir, oldTsDir), { recursive: true, force: true }),
       );
     }
+    await removeAbandonedDataDirs(targetDir, tsDir);
     return { changed: true };
+  }
+
+  inspect(targetDir: string): Promise<VolumeLayout> {
+    return inspectVolumeLayout(targetDir);
   }
 
   /** Creates `..YYYY_MM_DD_HH_MM_SS.<random>` (UTC) in the target and returns its name. */
@@ -200,6 +206,24 @@ async function swapDataLink(targetDir: string, tsDir: string): Promise<void> {
       throw error;
     }
   });
+}
+
+/** `..2026_11_22_10_04_05.AbC123`: a name `#createTsDir` makes. */
+const timestampedDirPattern = /^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\./;
+
+/**
+ * Removes timestamped directories other than the current one: what a write killed before its swap (or
+ * before removing the old version) left behind. They are never visible to the pod, but would stay in the
+ * tmpfs, using its memory, for as long as the volume is mounted.
+ */
+async function removeAbandonedDataDirs(targetDir: string, currentTsDir: string): Promise<void> {
+  const names = await attempt(targetDir, 'list the volume', () => readdir(targetDir));
+  for (const name of names) {
+    if (name === currentTsDir || !timestampedDirPattern.test(name)) continue;
+    await attempt(targetDir, `remove the abandoned ${name}`, () =>
+      rm(path.join(targetDir, name), { recursive: true, force: true }),
+    );
+  }
 }
 
 /** Removes the top-level links of obsolete paths; nested ones vanish with the old directory. */

@@ -1,3 +1,5 @@
+import type { VolumeLayout } from './layout.js';
+
 /** One file of a volume's content, as the provider returned it (path already checked by `validatePayload`). */
 export interface PayloadFile {
   /** Relative, clean path inside the volume; `dir/name` allowed; never starts with `..`. */
@@ -15,4 +17,6 @@ export interface WriteOutcome {
 /** Writes a volume's whole content into a target directory with kubelet's atomic-writer layout. */
 export interface VolumeWriter {
   write(targetDir: string, files: readonly PayloadFile[]): Promise<WriteOutcome>;
+  /** Whether `targetDir` holds a complete version (after a restart, a write may have been interrupted). */
+  inspect(targetDir: string): Promise<VolumeLayout>;
 }

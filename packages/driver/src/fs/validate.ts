@@ -12,7 +12,8 @@ export const maxFileMode = 0o777;
 /**
  * Checks a provider's payload before anything touches the disk, with kubelet's atomic-writer rules plus the
  * stricter ones this driver adds: paths must already be clean (kubelet silently cleans them, which can make
- * two different paths collide), no duplicates, and no path that is both a file and another file's parent.
+ * two different paths collide), no duplicates (the publisher resolves a provider's duplicates first, with
+ * `lastWriteWins`), and no path that is both a file and another file's parent.
  * Throws `FileWriteError` naming the offending path; contents never appear in messages.
  */
 export function validatePayload(files: readonly PayloadFile[]): void {
@@ -29,6 +30,26 @@ export function validatePayload(files: readonly PayloadFile[]): void {
         throw invalid(parent, `is a file and also the parent directory of "${file.path}"`);
     }
   }
+}
+
+/**
+ * A provider's files with each path kept once, its last occurrence winning (mode and contents), as upstream's
+ * driver keys the payload by path: a class listing one object twice, or giving two objects one alias, mounts
+ * there. `duplicates` names each path that occurred more than once, in order of first occurrence.
+ */
+export function lastWriteWins(files: readonly PayloadFile[]): {
+  readonly files: readonly PayloadFile[];
+  readonly duplicates: readonly string[];
+} {
+  const byPath = new Map<string, PayloadFile>();
+  const duplicates = new Set<string>();
+  for (const file of files) {
+    if (byPath.has(file.path)) duplicates.add(file.path);
+    byPath.set(file.path, file);
+  }
+  return duplicates.size === 0
+    ? { files, duplicates: [] }
+    : { files: [...byPath.values()], duplicates: [...duplicates] };
 }
 
 /** The rules for one relative path; exported so callers can check a single key the same way. */

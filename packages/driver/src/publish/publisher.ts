@@ -27,7 +27,9 @@ import {
   type SecretProviderClassPodStatus,
 } from '@secrets-store-csi/core';
 import { DriverError, driverErrorCodes } from '../errors.js';
+import type { VolumeLayout } from '../fs/layout.js';
 import type { PayloadFile, VolumeWriter } from '../fs/payload.js';
+import { lastWriteWins } from '../fs/validate.js';
 import type { KubeAdapters, PodRef } from '../kube/ports.js';
 import type { DriverMetrics } from '../metrics.js';
 import type { Mounter, TmpfsOptions } from '../mount/mounter.js';
@@ -79,7 +81,12 @@ export interface PublisherDeps {
 export const publishEventReasons = {
   mountRotationFailed: 'MountRotationFailed',
   mountRotationComplete: 'MountRotationComplete',
+  /** A provider returned one file path more than once; upstream mounts the last one silently. */
+  duplicateFilePath: 'DuplicateFilePath',
 } as const;
+
+/** How many duplicate paths a DuplicateFilePath event names (paths are up to 4 KiB each). */
+const maxDuplicatesNamed = 10;
 
 interface VolumeIdentity {
   readonly pod: PodRef;
@@ -112,6 +119,8 @@ export class VolumePublisher {
   readonly #deps: PublisherDeps;
   readonly #now: () => number;
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Mounted volumes this process did not publish whose layout it found complete (checked once each). */
+  readonly #verified = new Set<string>();
 
   constructor(config: PublisherConfig, deps: PublisherDeps) {
     this.#config = config;
@@ -161,6 +170,26 @@ export class VolumePublisher {
       metrics.publishFailed('', failure.code);
       throw failure;
     }
+    if (!mounted) this.#verified.delete(targetPath);
+    if (mounted && tracked === undefined && !this.#verified.has(targetPath)) {
+      // Mounted by an earlier process of this driver, which may have been killed in the middle of writing,
+      // or after writing but before recording the pod status (then the Secret sync did not run either).
+      const layout = await this.#inspect(targetPath, skipLabel);
+      const reason =
+        layout.kind === 'incomplete'
+          ? layout.reason
+          : (await this.#podStatusMounted(this.#identity(request)))
+            ? undefined
+            : 'no pod status records the volume as mounted';
+      if (reason !== undefined) {
+        this.#deps.logger.warn('found an interrupted publish; publishing the volume in full', {
+          targetPath,
+          reason,
+        });
+        return this.#firstMount(request, { alreadyMounted: true });
+      }
+      this.#verified.add(targetPath);
+    }
     if (mounted && !this.#config.rotationEnabled) {
       this.#deps.logger.info('target path is already mounted', { targetPath });
       metrics.publishSucceeded(skipLabel);
@@ -176,6 +205,17 @@ export class VolumePublisher {
     }
     if (!mounted && tracked !== undefined) tracker.forget(targetPath);
     return mounted ? this.#refresh(request) : this.#firstMount(request);
+  }
+
+  /** The layout of a volume found mounted; a volume that cannot be read is an error, never complete. */
+  async #inspect(targetPath: string, provider: string): Promise<VolumeLayout> {
+    try {
+      return await this.#deps.writer.inspect(targetPath);
+    } catch (error) {
+      const failure = wrap(error, `failed to check the content mounted at ${targetPath}, err: `);
+      this.#deps.metrics.publishFailed(provider, failure.code);
+      throw failure;
+    }
   }
 
   #identity(request: PublishRequest): VolumeIdentity {
@@ -244,11 +284,34 @@ export class VolumePublisher {
         const files = await this.#deps.readMountedContents(request.targetPath);
         return { objectVersions: result.objectVersions, changed: true, files };
       }
-      const { changed } = await this.#deps.writer.write(request.targetPath, result.files);
-      return { objectVersions: result.objectVersions, changed, files: filesByPath(result.files) };
+      const { files, duplicates } = lastWriteWins(result.files);
+      const { changed } = await this.#deps.writer.write(request.targetPath, files);
+      if (changed && duplicates.length > 0) this.#warnDuplicates(volume, spc.spec.provider, duplicates);
+      return { objectVersions: result.objectVersions, changed, files: filesByPath(files) };
     } catch (error) {
       throw wrap(error, `failed to mount secrets store objects for pod ${podRef}, err: `);
     }
+  }
+
+  /** Names (never contents) the paths a provider returned more than once; the last of each was written. */
+  #warnDuplicates(volume: VolumeIdentity, provider: string, duplicates: readonly string[]): void {
+    const shown = duplicates.slice(0, maxDuplicatesNamed).map((path) => JSON.stringify(path));
+    const more = duplicates.length - shown.length;
+    const message =
+      `provider ${JSON.stringify(provider)} returned the file path${duplicates.length > 1 ? 's' : ''} ` +
+      `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''} more than once (an object listed twice, ` +
+      'or two objects with the same alias); the last file of each path is mounted';
+    this.#deps.logger.warn('duplicate file paths in the provider response', {
+      targetPath: volume.targetPath,
+      provider,
+      duplicates: duplicates.length,
+    });
+    this.#deps.kube.events.record({
+      pod: volume.pod,
+      type: 'Warning',
+      reason: publishEventReasons.duplicateFilePath,
+      message,
+    });
   }
 
   #desiredPodStatus(
@@ -312,16 +375,27 @@ export class VolumePublisher {
     return podStatus;
   }
 
-  async #firstMount(request: PublishRequest): Promise<PublishOutcome> {
+  /**
+   * A first mount; with `alreadyMounted`, of a volume an interrupted publish left mounted but incomplete: its
+   * tmpfs is reused, and is unmounted on failure as a tmpfs mounted by this call would be (kubelet, which
+   * took the interrupted call as uncertain, forgets a volume that then fails for good and would never
+   * unpublish it).
+   */
+  async #firstMount(
+    request: PublishRequest,
+    options: { readonly alreadyMounted: boolean } = { alreadyMounted: false },
+  ): Promise<PublishOutcome> {
     const volume = this.#identity(request);
     const { metrics } = this.#deps;
     let provider = '';
-    let mountedHere = false;
+    let mountedHere = options.alreadyMounted;
     try {
       const spc = await this.#secretProviderClass(request, volume);
       provider = spc.spec.provider;
-      await this.#deps.mounter.mountTmpfs(request.targetPath, this.#config.tmpfs);
-      mountedHere = true;
+      if (!options.alreadyMounted) {
+        await this.#deps.mounter.mountTmpfs(request.targetPath, this.#config.tmpfs);
+        mountedHere = true;
+      }
       const { objectVersions, files } = await this.#fetchAndWrite(request, volume, spc, []);
       const now = new Date(this.#now());
       const conditions = setCondition(
@@ -447,6 +521,23 @@ export class VolumePublisher {
     }
   }
 
+  /**
+   * Whether the pod status of the volume's pod and class says mounted. When the API server cannot say, the
+   * volume counts as recorded: its files are complete, and a due refresh writes the status again.
+   */
+  async #podStatusMounted(volume: VolumeIdentity): Promise<boolean> {
+    const name = podStatusName(volume.pod.name, volume.pod.namespace, volume.spcName);
+    try {
+      return (await this.#deps.kube.podStatuses.get(volume.pod.namespace, name))?.status.mounted === true;
+    } catch (error) {
+      this.#deps.logger.warn('could not read the pod status of a mounted volume; taking it as recorded', {
+        targetPath: volume.targetPath,
+        error: errorOf(error).message,
+      });
+      return true;
+    }
+  }
+
   async #storedObjectVersions(volume: VolumeIdentity): Promise<readonly SecretProviderClassObject[]> {
     const name = podStatusName(volume.pod.name, volume.pod.namespace, volume.spcName);
     try {
@@ -517,6 +608,7 @@ export class VolumePublisher {
         throw errorOf(error);
       }
       this.#deps.tracker.forget(targetPath);
+      this.#verified.delete(targetPath);
       this.#deps.metrics.unpublishSucceeded();
       this.#deps.logger.info('node unpublish volume complete', { targetPath });
     });

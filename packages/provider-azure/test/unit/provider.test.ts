@@ -2,7 +2,7 @@ import { createPublicKey, generateKeyPairSync, X509Certificate } from 'node:cryp
 import type { TokenCredential } from '@azure/identity';
 import { RestError } from '@azure/core-rest-pipeline';
 import { silentLogger } from '@secrets-store-csi/core';
-import { isProviderError, type MountRequest } from '@secrets-store-csi/provider-sdk';
+import { checkMountResult, isProviderError, type MountRequest } from '@secrets-store-csi/provider-sdk';
 import { expect } from 'chai';
 import { createRequire } from 'node:module';
 import type * as Forge from 'node-forge';
@@ -143,6 +143,38 @@ describe('AzureProvider.mount', () => {
     ]);
     // one Key Vault request for the object listed twice (issue 12)
     expect(samples.map((s) => [s.objectType, s.objectName, s.error])).to.deep.equal([['secret', 'db', '']]);
+  });
+
+  it('returns one file per listed object even when paths repeat, in class order, as upstream', async () => {
+    const { vault, mount } = setup();
+    const db = vault.add(VAULT, 'secret', 'db', { value: 'one', contentType: undefined, kid: undefined });
+    const api = vault.add(VAULT, 'secret', 'api', { value: 'two', contentType: undefined, kid: undefined });
+    const result = await mount(
+      request({
+        objects: objects(
+          'objectName: db\nobjectType: secret',
+          'objectName: db\nobjectType: secret',
+          'objectName: db\nobjectType: secret\nobjectAlias: shared',
+          'objectName: api\nobjectType: secret\nobjectAlias: shared\nfilePermission: 0600',
+        ),
+      }),
+    );
+    // the driver (ours or upstream's) mounts the last file of a path: `shared` holds api's value
+    expect(result.files.map((f) => [f.path, f.mode, text(f.contents)])).to.deep.equal([
+      ['db', 0o644, 'one'],
+      ['db', 0o644, 'one'],
+      ['shared', 0o644, 'one'],
+      ['shared', 0o600, 'two'],
+    ]);
+    expect(result.objectVersions.map((o) => [o.id, o.version])).to.deep.equal([
+      ['secret/db', db],
+      ['secret/db', db],
+      ['secret/db', db],
+      ['secret/api', api],
+    ]);
+    expect(() => {
+      checkMountResult(result);
+    }).not.to.throw();
   });
 
   it('turns keys into PUBLIC KEY PEM and certificates into CERTIFICATE PEM', async () => {

@@ -201,4 +201,25 @@ describe('the driver process publishing volumes for a kubelet', function () {
       client.close();
     }
   });
+
+  it('mounts the last file of a path a provider returns twice, as upstream, with a Warning event naming it', async () => {
+    await fixture().createSpc('twice', { provider: 'rogue', parameters: { any: 'thing' } });
+    fixture().rogue.respond = () => ({
+      object_version: [
+        { id: 'rogue/db', version: 'v1' },
+        { id: 'rogue/db', version: 'v1' },
+      ],
+      files: [
+        { path: 'db', mode: 0o644, contents: Buffer.from('listed-first') },
+        { path: 'db', mode: 0o600, contents: Buffer.from('listed-last') },
+      ],
+    });
+    const pod = await fixture().runPod('twice', [{ name: 'secrets', spc: 'twice' }]);
+    const volume = volumeOf(pod);
+    expect(volume.lastResult?.ok).to.equal(true);
+    expect(await readFile(join(volume.targetPath, 'db'), 'utf8')).to.equal('listed-last');
+    expect((await stat(join(volume.targetPath, 'db'))).mode & 0o777).to.equal(0o600);
+    const event = await fixture().waitForEvent('twice', 'Warning', 'DuplicateFilePath');
+    expect(event.message).to.contain('"db"').and.not.to.contain('listed-');
+  });
 });

@@ -210,6 +210,19 @@ describe('AtomicWriter', () => {
     });
   }
 
+  it('removes timestamped directories a killed write left behind, and nothing else of ..', async () => {
+    const abandoned = '..2000_01_01_00_00_00.gone';
+    await mkdir(path.join(target, abandoned));
+    await writeFile(path.join(target, abandoned, 'a'), 'half');
+    await mkdir(path.join(target, '..not-ours'));
+    await writer.write(target, [file('a', 'v1')]);
+    await mkdir(path.join(target, abandoned));
+    await writer.write(target, [file('a', 'v2')]);
+    expect(await tsDirs()).to.deep.equal([await dataLink()]);
+    expect(await readdir(target)).to.include('..not-ours');
+    expect(await read('a')).to.equal('v2');
+  });
+
   it('rewrites everything when ..data points at a timestamped directory that is gone', async () => {
     await writer.write(target, [file('a', 'A')]);
     await rm(path.join(target, await dataLink()), { recursive: true });

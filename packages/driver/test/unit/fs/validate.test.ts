@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { isCodedError } from '@secrets-store-csi/core';
 import type { PayloadFile } from '../../../src/fs/payload.js';
-import { validatePayload } from '../../../src/fs/validate.js';
+import { lastWriteWins, validatePayload } from '../../../src/fs/validate.js';
 
 function file(path: string, mode = 0o644, contents = 'secret-value'): PayloadFile {
   return { path, mode, contents: new TextEncoder().encode(contents) };
@@ -112,5 +112,35 @@ describe('validatePayload', () => {
     expect(() => {
       validatePayload([file('dir'), file('dir2/a'), file('dirx')]);
     }).not.to.throw();
+  });
+});
+
+describe('lastWriteWins', () => {
+  const decoded = (files: readonly PayloadFile[]) =>
+    files.map((f) => [f.path, f.mode, new TextDecoder().decode(f.contents)]);
+
+  it('keeps each path once with its last mode and contents, and names the duplicates', () => {
+    const { files, duplicates } = lastWriteWins([
+      file('dup', 0o644, 'first'),
+      file('other', 0o644, 'o'),
+      file('dir/x', 0o644, 'x1'),
+      file('dup', 0o600, 'second'),
+      file('dir/x', 0o640, 'x2'),
+      file('dup', 0o400, 'third'),
+    ]);
+    expect(decoded(files)).to.have.deep.members([
+      ['dup', 0o400, 'third'],
+      ['other', 0o644, 'o'],
+      ['dir/x', 0o640, 'x2'],
+    ]);
+    expect(duplicates).to.deep.equal(['dup', 'dir/x']);
+    expect(() => {
+      validatePayload(files);
+    }).not.to.throw();
+  });
+
+  it('gives back the same files when no path repeats', () => {
+    const input = [file('a'), file('b')];
+    expect(lastWriteWins(input)).to.deep.equal({ files: input, duplicates: [] });
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -143,6 +143,65 @@ describe('VolumePublisher', () => {
       expect(outcome.kind).to.equal('alreadyMounted');
       expect(w.providers.requests).to.have.length(1);
       expect(w.mounter.calls.filter((c) => c.op === 'mountTmpfs')).to.have.length(1);
+    });
+  });
+
+  describe('a provider answering one path twice', () => {
+    const twice = (second: string) => ({
+      files: [
+        { path: 'db', mode: 0o644, contents: Buffer.from('first-value') },
+        { path: 'other', mode: 0o644, contents: Buffer.from('o') },
+        { path: 'db', mode: 0o600, contents: Buffer.from(second) },
+      ],
+      objectVersions: [
+        { id: 'secret/db', version: 'v1' },
+        { id: 'secret/db', version: 'v1' },
+      ],
+    });
+
+    beforeEach(async () => {
+      w = await world({ rotation: true });
+      w.kube.addSecretProviderClass(secretProviderClass());
+    });
+
+    it('mounts the last file of the path, as upstream, and names the path in a Warning event', async () => {
+      w.providers.respond('fake', () => twice('second-value'));
+      expect(await w.publisher.publish(w.request())).to.deep.equal({ kind: 'mounted', files: 2 });
+      expect(await readFile(join(w.target, 'db'), 'utf8')).to.equal('second-value');
+      expect((await stat(join(w.target, 'db'))).mode & 0o777).to.equal(0o600);
+      const warnings = w.kube.recordedEvents.filter((e) => e.reason === 'DuplicateFilePath');
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]?.type).to.equal('Warning');
+      expect(warnings[0]?.message).to.equal(
+        'provider "fake" returned the file path "db" more than once (an object listed twice, or two ' +
+          'objects with the same alias); the last file of each path is mounted',
+      );
+      expect(JSON.stringify(w.kube.recordedEvents)).not.to.contain('value');
+    });
+
+    it('warns again only when a refresh writes new content', async () => {
+      let second = 'v1';
+      w.providers.respond('fake', () => twice(second));
+      await w.publisher.publish(w.request());
+      w.clock.now += 61_000;
+      expect(await w.publisher.publish(w.request())).to.deep.equal({ kind: 'refreshed', changed: false });
+      expect(w.kube.recordedEvents.filter((e) => e.reason === 'DuplicateFilePath')).to.have.length(1);
+      second = 'v2';
+      w.clock.now += 61_000;
+      expect(await w.publisher.publish(w.request())).to.deep.equal({ kind: 'refreshed', changed: true });
+      expect(await readFile(join(w.target, 'db'), 'utf8')).to.equal('v2');
+      expect(w.kube.recordedEvents.filter((e) => e.reason === 'DuplicateFilePath')).to.have.length(2);
+    });
+
+    it('names at most ten paths', async () => {
+      const names = Array.from({ length: 12 }, (_, i) => `f${i}`);
+      w.providers.respond('fake', () => ({
+        files: [...names, ...names].map((path) => ({ path, mode: 0o644, contents: Buffer.from('x') })),
+        objectVersions: [{ id: 'secret/x', version: 'v1' }],
+      }));
+      await w.publisher.publish(w.request());
+      const [warning] = w.kube.recordedEvents.filter((e) => e.reason === 'DuplicateFilePath');
+      expect(warning?.message).to.contain('"f9" and 2 more more than once');
     });
   });
 
@@ -357,6 +416,147 @@ describe('VolumePublisher', () => {
       expect(w.providers.requests.at(-1)?.request.current_object_version).to.deep.equal([
         { id: 'secret/password', version: 'v1' },
       ]);
+    });
+  });
+
+  describe('after a restart, a mounted volume it does not remember', () => {
+    const recent = async (target: string, clock: { now: number }) => {
+      const at = new Date(clock.now);
+      await utimes(target, at, at);
+    };
+
+    /** The driver killed in the middle of a first publish: the tmpfs mounted, the layout `setUp` made. */
+    async function interrupted(options: { rotation: boolean }, setUp: (target: string) => Promise<void>) {
+      w = await world(options);
+      w.kube.addSecretProviderClass(secretProviderClass());
+      w.providers.respond('fake', () => filesAnswer({ password: 'hunter2', username: 'admin' }));
+      await w.mounter.mountTmpfs(w.target, { noexec: false });
+      await setUp(w.target);
+      await recent(w.target, w.clock);
+    }
+
+    /** A publish that got as far as the pod status (written as the publisher writes it). */
+    async function recorded() {
+      await w.kube.podStatuses.upsert({
+        apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+        kind: 'SecretProviderClassPodStatus',
+        metadata: { name: 'web-0-default-my-spc', namespace: 'default' },
+        status: {
+          podName: 'web-0',
+          secretProviderClassName: 'my-spc',
+          mounted: true,
+          targetPath: w.target,
+          objects: [{ id: 'secret/password', version: 'v0' }],
+        },
+      });
+    }
+
+    const completeLayout = (target: string) =>
+      new AtomicWriter()
+        .write(target, [{ path: 'password', mode: 0o644, contents: Buffer.from('old') }])
+        .then(() => undefined);
+
+    const layouts: [string, (target: string) => Promise<void>][] = [
+      ['an empty tmpfs (killed before the provider answered)', () => Promise.resolve()],
+      [
+        'only a timestamped directory (killed while writing)',
+        async (target) => {
+          await mkdir(join(target, '..2026_11_22_09_59_59.AbC123'));
+          await writeFile(join(target, '..2026_11_22_09_59_59.AbC123', 'password'), 'hun');
+        },
+      ],
+      [
+        'dangling links and ..data_tmp (killed during the swap)',
+        async (target) => {
+          await mkdir(join(target, '..2026_11_22_09_59_59.AbC123'));
+          await symlink('..data/password', join(target, 'password'));
+          await symlink('..2026_11_22_09_59_59.AbC123', join(target, '..data_tmp'));
+        },
+      ],
+    ];
+    for (const rotation of [true, false]) {
+      for (const [name, setUp] of layouts) {
+        it(`publishes ${name} in full before answering (rotation ${rotation ? 'on' : 'off'})`, async () => {
+          await interrupted({ rotation }, setUp);
+          const outcome = await w.publisher.publish(w.request());
+          expect(outcome).to.deep.equal({ kind: 'mounted', files: 2 });
+          expect(w.providers.requests).to.have.length(1);
+          expect(w.mounter.calls.filter((c) => c.op === 'mountTmpfs')).to.have.length(1); // the setUp's
+          expect(await readFile(join(w.target, 'password'), 'utf8')).to.equal('hunter2');
+          expect(await readFile(join(w.target, 'username'), 'utf8')).to.equal('admin');
+          const timestamped = (await readdir(w.target)).filter((n) => /^\.\.\d{4}_/.test(n));
+          expect(timestamped).to.have.length(1);
+          expect(w.kube.podStatus('default', 'web-0-default-my-spc')?.status.mounted).to.be.true;
+          // remembered from now on: the next republish is an ordinary one
+          expect((await w.publisher.publish(w.request())).kind).to.equal(
+            rotation ? 'notDue' : 'alreadyMounted',
+          );
+          expect(w.providers.requests).to.have.length(1);
+        });
+      }
+    }
+
+    it('answers the failure and unmounts when the full publish of an incomplete volume fails', async () => {
+      await interrupted({ rotation: true }, () => Promise.resolve());
+      w.providers.respond('fake', () => {
+        throw new DriverError('ProviderError', 'vault unreachable');
+      });
+      const error = await rejection(w.publisher.publish(w.request()));
+      expect(error.message).to.contain('vault unreachable');
+      expect(w.mounter.mounted.size).to.equal(0);
+      expect(w.mounter.calls.map((c) => c.op)).to.deep.equal(['mountTmpfs', 'unmount']);
+      expect(
+        await metricValue(w.metrics.registry, 'node_publish_error_total', { provider: 'fake' }),
+      ).to.equal(1);
+    });
+
+    it('leaves a complete volume alone until it is due, checking its layout once', async () => {
+      await interrupted({ rotation: true }, completeLayout);
+      await recorded();
+      expect((await w.publisher.publish(w.request())).kind).to.equal('notDue');
+      await rm(join(w.target, 'password')); // not looked at again before the refresh is due
+      expect((await w.publisher.publish(w.request())).kind).to.equal('notDue');
+      expect(w.providers.requests).to.have.length(0);
+    });
+
+    it('publishes a complete volume in full when no pod status records it (killed before the status)', async () => {
+      await interrupted({ rotation: true }, completeLayout);
+      expect(await w.publisher.publish(w.request())).to.deep.equal({ kind: 'mounted', files: 2 });
+      expect(await readFile(join(w.target, 'password'), 'utf8')).to.equal('hunter2');
+      expect(w.kube.podStatus('default', 'web-0-default-my-spc')?.status.mounted).to.be.true;
+    });
+
+    it('takes a complete volume as recorded when the pod status cannot be read', async () => {
+      await interrupted({ rotation: true }, completeLayout);
+      w.kube.failNext('podStatuses.get', new Error('API server unreachable'));
+      expect((await w.publisher.publish(w.request())).kind).to.equal('notDue');
+      expect(w.providers.requests).to.have.length(0);
+    });
+
+    it('leaves files a provider wrote itself as they are', async () => {
+      await interrupted({ rotation: false }, (target) => writeFile(join(target, 'legacy'), 'L'));
+      await recorded();
+      expect((await w.publisher.publish(w.request())).kind).to.equal('alreadyMounted');
+      expect(w.providers.requests).to.have.length(0);
+    });
+
+    it('answers an error and keeps the mount when the volume cannot be read', async () => {
+      await interrupted({ rotation: true }, () => Promise.resolve());
+      await rm(w.target, { recursive: true }); // the fake's mount table still lists it
+      const error = await rejection(w.publisher.publish(w.request()));
+      expect(error.code).to.equal('FileWriteError');
+      expect(error.message).to.contain(`failed to check the content mounted at ${w.target}`);
+      expect(w.mounter.calls.map((c) => c.op)).to.deep.equal(['mountTmpfs']);
+      expect(w.providers.requests).to.have.length(0);
+    });
+
+    it('checks again after an unpublish and a new mount at the same path', async () => {
+      await interrupted({ rotation: true }, completeLayout);
+      await recorded();
+      expect((await w.publisher.publish(w.request())).kind).to.equal('notDue');
+      await w.publisher.unpublish(w.target);
+      await w.mounter.mountTmpfs(w.target, { noexec: false });
+      expect((await w.publisher.publish(w.request())).kind).to.equal('mounted');
     });
   });
 
