@@ -364,14 +364,9 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
       return JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Record<string, unknown>;
     },
     async stop() {
-      https.closeAllConnections();
-      http.closeAllConnections();
-      discovery?.server.closeAllConnections();
-      await Promise.all([
-        new Promise((resolve) => https.close(resolve)),
-        new Promise((resolve) => http.close(resolve)),
-        ...(discovery === undefined ? [] : [new Promise((resolve) => discovery?.server.close(resolve))]),
-      ]);
+      const servers = [https, http, ...(discovery === undefined ? [] : [discovery.server])];
+      for (const server of servers) server.closeAllConnections();
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
       await discovery?.hosts.remove();
     },
   };
