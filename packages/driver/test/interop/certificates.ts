@@ -20,8 +20,10 @@ export interface Chain {
   readonly pem: string;
   /** Key, root, leaf, intermediate: a bundle in the wrong order. */
   readonly shuffledPem: string;
-  /** PKCS#12 of key + leaf + intermediate + root, without a password. */
+  /** PKCS#12 of key + leaf + intermediate + root, without a password (OpenSSL 3's AES-256 and SHA-256 MAC). */
   readonly pfx: Buffer;
+  /** The same with 3DES and a SHA-1 MAC, as Key Vault and older tools write PKCS#12. */
+  readonly legacyPfx: Buffer;
 }
 
 export interface EcCertificate {
@@ -29,11 +31,15 @@ export interface EcCertificate {
   readonly certPem: string;
   readonly pem: string;
   readonly pfx: Buffer;
+  readonly legacyPfx: Buffer;
 }
 
 async function openssl(args: readonly string[]): Promise<void> {
   await run('openssl', [...args]);
 }
+
+/** PKCS#12 algorithms Go's golang.org/x/crypto/pkcs12 (upstream's provider) reads. */
+const LEGACY = ['-keypbe', 'PBE-SHA1-3DES', '-certpbe', 'PBE-SHA1-3DES', '-macalg', 'sha1'];
 
 async function sign(
   dir: string,
@@ -111,34 +117,13 @@ export async function makeCertificates(
     read(ecLeaf.cert),
   ]);
   await writeFile(chainFile, `${intermediatePem}${rootPem}`);
-  const pfxPath = join(dir, 'leaf.p12');
-  await openssl([
-    'pkcs12',
-    '-export',
-    '-in',
-    leaf.cert,
-    '-inkey',
-    leaf.key,
-    '-certfile',
-    chainFile,
-    '-passout',
-    'pass:',
-    '-out',
-    pfxPath,
-  ]);
-  const ecPfxPath = join(dir, 'ec.p12');
-  await openssl([
-    'pkcs12',
-    '-export',
-    '-in',
-    ecLeaf.cert,
-    '-inkey',
-    ecLeaf.key,
-    '-passout',
-    'pass:',
-    '-out',
-    ecPfxPath,
-  ]);
+  const pkcs12 = async (name: string, args: readonly string[]) => {
+    const path = join(dir, `${name}.p12`);
+    await openssl(['pkcs12', '-export', ...args, '-passout', 'pass:', '-out', path]);
+    return readFile(path);
+  };
+  const leafArgs = ['-in', leaf.cert, '-inkey', leaf.key, '-certfile', chainFile];
+  const ecArgs = ['-in', ecLeaf.cert, '-inkey', ecLeaf.key];
   return {
     chain: {
       keyPem,
@@ -147,13 +132,15 @@ export async function makeCertificates(
       rootPem,
       pem: `${keyPem}${leafPem}${intermediatePem}${rootPem}`,
       shuffledPem: `${keyPem}${rootPem}${leafPem}${intermediatePem}`,
-      pfx: await readFile(pfxPath),
+      pfx: await pkcs12('leaf', leafArgs),
+      legacyPfx: await pkcs12('leaf-legacy', [...leafArgs, ...LEGACY]),
     },
     ec: {
       keyPem: ecKeyPem,
       certPem: ecCertPem,
       pem: `${ecKeyPem}${ecCertPem}`,
-      pfx: await readFile(ecPfxPath),
+      pfx: await pkcs12('ec', ecArgs),
+      legacyPfx: await pkcs12('ec-legacy', [...ecArgs, ...LEGACY]),
     },
   };
 }

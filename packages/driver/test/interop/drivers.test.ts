@@ -40,7 +40,7 @@ describe('interop: each driver with the other Azure provider (kubelet stand-in, 
       const secretName = `${label}-password`;
       const certName = `${label}-tls`;
       const first = kv.setSecret(vault, secretName, 'first value');
-      const certVersion = kv.importCertificate(vault, certName, { pfx: chain.pfx });
+      const certVersion = kv.importCertificate(vault, certName, { pfx: chain.legacyPfx });
       const keyVersion = kv.createKey(vault, `${label}-key`, { kty: 'EC', crv: 'P-256' });
       const spc = `${label}-spc`;
       await world.createSpc(

@@ -13,7 +13,8 @@
  * here and stopped by `after`. SecretProviderClasses reach the stand-ins through a custom cloud file
  * (`cloudName: AzureStackCloud`), which both providers read. Service principals come from nodePublishSecretRef.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import {
@@ -25,7 +26,10 @@ import { ProviderClient } from '@secrets-store-csi/provider-sdk/testing';
 import {
   CsiNodeClient,
   KubeletStandIn,
+  apiErrorCode,
   artifact,
+  createTestPki,
+  trustCertificateAuthority,
   freePort,
   issueInstanceDiscoveryServing,
   issueLocalhostServing,
@@ -37,6 +41,7 @@ import {
   type KeyVaultDouble,
   type KubeletPod,
   type ManagedProcess,
+  type TestPki,
   type TokenEndpoint,
 } from '@secrets-store-csi/test-support';
 import {
@@ -190,15 +195,18 @@ async function startUpstreamDriver(
   return { process: managed, socketPath };
 }
 
-export class InteropWorld {
-  readonly fixture: DriverFixture;
+/**
+ * The providers' half of the interop world: the Entra stand-in (with instance discovery as
+ * login.microsoftonline.com), the Key Vault double behind a custom cloud, and both Azure providers twice (with
+ * and without --write-cert-and-key-in-separate-files). Needs no API server.
+ */
+export class ProviderWorld {
+  readonly dir: string;
+  readonly pki: TestPki;
   readonly entra: TokenEndpoint;
   readonly keyVault: KeyVaultDouble;
   readonly vault: string;
   readonly cloudEnvFile: string;
-  /** Upstream's driver and the kubelet stand-in driving it (node `<fixture node>-up`). */
-  readonly upstreamDriver: ManagedProcess;
-  readonly upstreamKubelet: KubeletStandIn;
   /** The provider sockets for direct Mount calls, by variant. */
   readonly sockets: {
     readonly ours: string;
@@ -207,63 +215,67 @@ export class InteropWorld {
     readonly upstreamSplit: string;
   };
   readonly #stops: (() => Promise<unknown>)[];
-  readonly #custom: CustomObjectsApi;
 
   private constructor(init: {
-    fixture: DriverFixture;
+    dir: string;
+    pki: TestPki;
     entra: TokenEndpoint;
     cloud: KeyVaultCloud;
     vault: string;
-    upstreamDriver: ManagedProcess;
-    upstreamKubelet: KubeletStandIn;
-    sockets: InteropWorld['sockets'];
+    sockets: ProviderWorld['sockets'];
     stops: (() => Promise<unknown>)[];
   }) {
-    this.fixture = init.fixture;
+    this.dir = init.dir;
+    this.pki = init.pki;
     this.entra = init.entra;
     this.keyVault = init.cloud.keyVault;
     this.cloudEnvFile = init.cloud.cloudEnvFile;
     this.vault = init.vault;
-    this.upstreamDriver = init.upstreamDriver;
-    this.upstreamKubelet = init.upstreamKubelet;
     this.sockets = init.sockets;
     this.#stops = init.stops;
-    this.#custom = init.fixture.world.kube.kubeConfig.makeApiClient(CustomObjectsApi);
   }
 
-  static async start(fixture: DriverFixture): Promise<InteropWorld> {
-    const { world } = fixture;
-    const dir = join(fixture.dir, 'interop');
-    const oursDir = join(dir, 'providers-ours');
+  /**
+   * `upstreamSocket` and `oursSocket` are where the two default providers listen (a driver's providers
+   * directories); `assertionPublicKeyPaths` lets the Entra stand-in check workload-identity assertions.
+   */
+  static async start(options: {
+    readonly dir: string;
+    readonly pki: TestPki;
+    readonly name: string;
+    readonly upstreamSocket: string;
+    readonly oursSocket: string;
+    readonly assertionPublicKeyPaths?: readonly string[];
+  }): Promise<ProviderWorld> {
+    const { dir, pki, name } = options;
     const splitDir = join(dir, 'providers-split');
-    await Promise.all([mkdir(oursDir, { recursive: true }), mkdir(splitDir, { recursive: true })]);
+    await mkdir(splitDir, { recursive: true });
     const stops: (() => Promise<unknown>)[] = [];
     try {
       const entra = await startTokenEndpoint({
-        ...(await issueLocalhostServing(world.pki, `interop-entra-${fixture.nodeName}`)),
-        assertionPublicKeyPaths: [world.kube.serviceAccountPublicKeyPath],
+        ...(await issueLocalhostServing(pki, `${name}-entra`)),
+        ...(options.assertionPublicKeyPaths !== undefined && {
+          assertionPublicKeyPaths: options.assertionPublicKeyPaths,
+        }),
         // MSAL Go asks login.microsoftonline.com about the stand-in's authority before its first token.
-        instanceDiscoveryServing: await issueInstanceDiscoveryServing(
-          world.pki,
-          `interop-login-${fixture.nodeName}`,
-        ),
+        instanceDiscoveryServing: await issueInstanceDiscoveryServing(pki, `${name}-login`),
       });
       stops.push(() => entra.stop());
       entra.addServicePrincipal({ tenantId: TENANT_ID, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-      const vault = `kv-${fixture.nodeName.split('-').at(-1) ?? 'interop'}`;
+      const vault = `kv-${name.split('-').at(-1) ?? 'interop'}`;
       const cloud = await startKeyVaultCloud({
         dir,
-        name: `interop-${fixture.nodeName}`,
-        pki: world.pki,
+        name,
+        pki,
         entra,
         vaults: [{ name: vault, tenantId: TENANT_ID }],
       });
       stops.push(() => cloud.stop());
 
-      const ca = world.pki.caCertPath;
+      const ca = pki.caCertPath;
       const sockets = {
-        upstream: join(fixture.providersDir, 'azure.sock'),
-        ours: join(oursDir, 'azure.sock'),
+        upstream: options.upstreamSocket,
+        ours: options.oursSocket,
         upstreamSplit: join(splitDir, 'upstream.sock'),
         oursSplit: join(splitDir, 'ours.sock'),
       };
@@ -276,6 +288,87 @@ export class InteropWorld {
       ]);
       for (const result of started) if (result.status === 'fulfilled') stops.push(() => result.value.stop());
       for (const result of started) if (result.status === 'rejected') throw result.reason;
+      return new ProviderWorld({ dir, pki, entra, cloud, vault, sockets, stops });
+    } catch (error) {
+      for (const stop of stops.reverse()) await stop().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Stops what start() started, last first; all failures are thrown after all ran. */
+  async stop(): Promise<void> {
+    const failures: unknown[] = [];
+    for (const stop of this.#stops.splice(0).reverse()) {
+      await stop().catch((error: unknown) => failures.push(error));
+    }
+    if (failures.length > 0) throw new AggregateError(failures, 'stopping the interop providers');
+  }
+
+  /** The parameters of a class reading this world's vault through the custom cloud. */
+  parameters(objects: readonly AzureObject[], extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      keyvaultName: this.vault,
+      tenantId: TENANT_ID,
+      cloudName: 'AzureStackCloud',
+      cloudEnvFileName: this.cloudEnvFile,
+      objects: objectsParameter(objects),
+      ...extra,
+    };
+  }
+
+  /** A driver-like client of a provider socket (close it after use). */
+  client(socket: keyof ProviderWorld['sockets']): ProviderClient {
+    return new ProviderClient(this.sockets[socket]);
+  }
+}
+
+export class InteropWorld {
+  readonly fixture: DriverFixture;
+  readonly providers: ProviderWorld;
+  readonly entra: TokenEndpoint;
+  readonly keyVault: KeyVaultDouble;
+  readonly vault: string;
+  /** Upstream's driver and the kubelet stand-in driving it (node `<fixture node>-up`). */
+  readonly upstreamDriver: ManagedProcess;
+  readonly upstreamKubelet: KubeletStandIn;
+  readonly #stops: (() => Promise<unknown>)[];
+  readonly #custom: CustomObjectsApi;
+
+  private constructor(init: {
+    fixture: DriverFixture;
+    providers: ProviderWorld;
+    upstreamDriver: ManagedProcess;
+    upstreamKubelet: KubeletStandIn;
+    stops: (() => Promise<unknown>)[];
+  }) {
+    this.fixture = init.fixture;
+    this.providers = init.providers;
+    this.entra = init.providers.entra;
+    this.keyVault = init.providers.keyVault;
+    this.vault = init.providers.vault;
+    this.upstreamDriver = init.upstreamDriver;
+    this.upstreamKubelet = init.upstreamKubelet;
+    this.#stops = init.stops;
+    this.#custom = init.fixture.world.kube.kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  static async start(fixture: DriverFixture): Promise<InteropWorld> {
+    const { world } = fixture;
+    const dir = join(fixture.dir, 'interop');
+    const oursDir = join(dir, 'providers-ours');
+    await mkdir(oursDir, { recursive: true });
+    const stops: (() => Promise<unknown>)[] = [];
+    try {
+      const providers = await ProviderWorld.start({
+        dir,
+        pki: world.pki,
+        name: `interop-${fixture.nodeName}`,
+        // our driver finds upstream's provider, upstream's driver finds ours
+        upstreamSocket: join(fixture.providersDir, 'azure.sock'),
+        oursSocket: join(oursDir, 'azure.sock'),
+        assertionPublicKeyPaths: [world.kube.serviceAccountPublicKeyPath],
+      });
+      stops.push(() => providers.stop());
 
       const upstreamNode = `${fixture.nodeName}-up`;
       const upstream = await startUpstreamDriver(dir, upstreamNode, world.kube.adminKubeconfigPath, oursDir);
@@ -306,12 +399,9 @@ export class InteropWorld {
       });
       return new InteropWorld({
         fixture,
-        entra,
-        cloud,
-        vault,
+        providers,
         upstreamDriver: upstream.process,
         upstreamKubelet,
-        sockets,
         stops,
       });
     } catch (error) {
@@ -320,7 +410,7 @@ export class InteropWorld {
     }
   }
 
-  /** Stops what start() started, last first; the first failure is thrown after all ran. */
+  /** Stops what start() started, last first; all failures are thrown after all ran. */
   async stop(): Promise<void> {
     const failures: unknown[] = [];
     for (const stop of this.#stops.splice(0).reverse()) {
@@ -329,22 +419,10 @@ export class InteropWorld {
     if (failures.length > 0) throw new AggregateError(failures, 'stopping the interop world');
   }
 
-  /** The parameters of a class reading this world's vault through the custom cloud. */
-  parameters(objects: readonly AzureObject[], extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      keyvaultName: this.vault,
-      tenantId: TENANT_ID,
-      cloudName: 'AzureStackCloud',
-      cloudEnvFileName: this.cloudEnvFile,
-      objects: objectsParameter(objects),
-      ...extra,
-    };
-  }
-
   createSpc(name: string, objects: readonly AzureObject[], secretObjects?: readonly SecretObjectSpec[]) {
     return this.fixture.createSpc(name, {
       provider: 'azure',
-      parameters: this.parameters(objects),
+      parameters: this.providers.parameters(objects),
       ...(secretObjects !== undefined && { secretObjects }),
     });
   }
@@ -373,7 +451,7 @@ export class InteropWorld {
 
   /** The SecretProviderClassPodStatus of a pod's volume, or undefined while there is none. */
   async podStatus(name: string): Promise<SecretProviderClassPodStatus | undefined> {
-    return this.#custom
+    return (await this.#custom
       .getNamespacedCustomObject({
         group: GROUP,
         version: 'v1',
@@ -382,9 +460,9 @@ export class InteropWorld {
         name,
       })
       .catch((error: unknown) => {
-        if ((error as { code?: number }).code === 404) return undefined;
+        if (apiErrorCode(error) === 404) return undefined;
         throw error;
-      }) as Promise<SecretProviderClassPodStatus | undefined>;
+      })) as SecretProviderClassPodStatus | undefined;
   }
 
   /** Deletes the pods the upstream kubelet still runs; returns the problems met. */
@@ -396,17 +474,38 @@ export class InteropWorld {
     }
     return problems;
   }
+}
 
-  /** A driver-like client of a provider socket (close it after use). */
-  client(socket: keyof InteropWorld['sockets']): ProviderClient {
-    return new ProviderClient(this.sockets[socket]);
-  }
-
-  /** The provider logs, for a failing test's message. */
-  async logTail(name: string, lines = 20): Promise<string> {
-    const text = await readFile(join(this.fixture.dir, 'interop', `${name}.log`), 'utf8').catch(() => '');
-    return text.split('\n').slice(-lines).join('\n');
-  }
+/**
+ * The providers' world alone (its own PKI, trusted by this process), with its mocha hooks; `providers()`
+ * gives it once `before` has run.
+ */
+export function useProviderWorld(label: string): () => ProviderWorld {
+  let providers: ProviderWorld | undefined;
+  let dir: string | undefined;
+  before(async function () {
+    this.timeout(120_000);
+    dir = await mkdtemp(join(tmpdir(), `sscsi-${label}-`));
+    const pki = await createTestPki(dir);
+    trustCertificateAuthority(pki.caCertPath);
+    providers = await ProviderWorld.start({
+      dir,
+      pki,
+      name: `${label}-${Math.random().toString(36).slice(2, 7)}`,
+      upstreamSocket: join(dir, 'upstream.sock'),
+      oursSocket: join(dir, 'ours.sock'),
+    });
+  });
+  after(async () => {
+    await providers?.stop();
+    if (dir !== undefined && process.env.SSCSI_KEEP_TEST_WORLD === undefined) {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  return () => {
+    if (providers === undefined) throw new Error('the interop providers have not started');
+    return providers;
+  };
 }
 
 /**
