@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { waitUntil, type KubeletPod } from '@secrets-store-csi/test-support';
 import { makeCertificates, type Chain } from './certificates.js';
-import { useInteropWorld, type Pairing } from './world.js';
+import { TENANT_ID, useInteropWorld, type Pairing } from './world.js';
 
 const decode = (base64: string | undefined) => Buffer.from(base64 ?? '', 'base64').toString('utf8');
 const pemCertificates = (text: string) =>
@@ -171,6 +171,49 @@ describe('interop: each driver with the other Azure provider (kubelet stand-in, 
         description: 'the pod status to be deleted with the pod',
         timeoutMs: 30_000,
       });
+    });
+
+    it(`${pairing}: mounts with workload identity (the pod's service-account token exchanged by MSAL)`, async () => {
+      const world = interop();
+      const { keyVault: kv, vault, entra } = world;
+      const fx = world.fixture;
+      const account = `${label}-workload`;
+      const clientId = `${label}-wi-app`;
+      await fx.core.createNamespacedServiceAccount({
+        namespace: fx.namespace,
+        body: { metadata: { name: account } },
+      });
+      entra.addFederatedCredential({
+        tenantId: TENANT_ID,
+        clientId,
+        issuer: fx.world.kube.serviceAccountIssuer,
+        subject: `system:serviceaccount:${fx.namespace}:${account}`,
+      });
+      kv.setSecret(vault, `${label}-wi-secret`, 'from workload identity');
+      await world.createSpc(
+        `${label}-wi`,
+        [{ objectName: `${label}-wi-secret`, objectType: 'secret' }],
+        undefined,
+        {
+          clientID: clientId,
+        },
+      );
+      const pod = await world.runPod(pairing, `${label}-wi-pod`, `${label}-wi`, {
+        serviceAccountName: account,
+      });
+      const volume = pod.volumes[0];
+      expect(volume?.lastResult, JSON.stringify(volume?.lastResult)).to.deep.include({ ok: true });
+      expect(await readFile(join(volume?.targetPath ?? '', `${label}-wi-secret`), 'utf8')).to.equal(
+        'from workload identity',
+      );
+      const assertions = entra.requests.filter((r) => r.clientId === clientId);
+      expect(assertions.length).to.be.greaterThan(0);
+      expect(assertions.every((r) => r.kind === 'client-assertion' && r.tenantId === TENANT_ID)).to.equal(
+        true,
+      );
+      expect(assertions.some((r) => r.status === 200)).to.equal(true);
+      const deleted = await world.kubelet(pairing).deletePod(pod);
+      expect(deleted.volumes.map((v) => v.result.ok)).to.deep.equal([true]);
     });
   }
 });

@@ -419,10 +419,15 @@ export class InteropWorld {
     if (failures.length > 0) throw new AggregateError(failures, 'stopping the interop world');
   }
 
-  createSpc(name: string, objects: readonly AzureObject[], secretObjects?: readonly SecretObjectSpec[]) {
+  createSpc(
+    name: string,
+    objects: readonly AzureObject[],
+    secretObjects?: readonly SecretObjectSpec[],
+    extraParameters: Record<string, string> = {},
+  ) {
     return this.fixture.createSpc(name, {
       provider: 'azure',
-      parameters: this.providers.parameters(objects),
+      parameters: this.providers.parameters(objects, extraParameters),
       ...(secretObjects !== undefined && { secretObjects }),
     });
   }
@@ -431,11 +436,21 @@ export class InteropWorld {
     return pairing === 'our driver + upstream provider' ? this.fixture.kubelet : this.upstreamKubelet;
   }
 
-  /** Runs a pod with one inline volume `secrets` of `spc` (service principal from CREDENTIALS_SECRET). */
-  runPod(pairing: Pairing, name: string, spc: string): Promise<KubeletPod> {
+  /**
+   * Runs a pod with one inline volume `secrets` of `spc`: by default with the service principal of
+   * CREDENTIALS_SECRET, or as `serviceAccountName` without a nodePublishSecretRef (workload identity).
+   */
+  runPod(
+    pairing: Pairing,
+    name: string,
+    spc: string,
+    options: { readonly serviceAccountName?: string } = {},
+  ): Promise<KubeletPod> {
+    const secretRef = options.serviceAccountName === undefined ? CREDENTIALS_SECRET : undefined;
     const pod: V1Pod = {
       metadata: { name, namespace: this.fixture.namespace },
       spec: {
+        ...(options.serviceAccountName !== undefined && { serviceAccountName: options.serviceAccountName }),
         containers: [
           {
             name: 'app',
@@ -443,7 +458,7 @@ export class InteropWorld {
             volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }],
           },
         ],
-        volumes: [inlineCsiVolume('secrets', spc, CREDENTIALS_SECRET)],
+        volumes: [inlineCsiVolume('secrets', spc, secretRef)],
       },
     };
     return this.kubelet(pairing).runPod(pod);
