@@ -8,8 +8,11 @@
 #   etcd                                               go.etcd.io/etcd/server/v3 (etcd/go.mod)
 #   csi-sanity                                         github.com/kubernetes-csi/csi-test/v5
 #   lowkey-vault                                       Lowkey Vault jar from Maven Central
-# Groups: "default" (kube-apiserver kube-controller-manager kubelet etcd csi-sanity),
-#         "all" (every component).
+#   upstream-csi-driver                                sigs.k8s.io/secrets-store-csi-driver (upstream-csi-driver/go.mod)
+#   upstream-provider-azure                            github.com/Azure/secrets-store-csi-driver-provider-azure
+#                                                      (upstream-provider-azure/go.mod); both for the interop suite
+# Groups: "default" (kube-apiserver kube-controller-manager kubelet etcd csi-sanity
+#         upstream-csi-driver upstream-provider-azure), "all" (every component).
 #
 # Options:
 #   --force                 rebuild the named components even if cached
@@ -40,6 +43,10 @@ CACHE="${SSCSI_TEST_WORLD_CACHE:-$HOME/.cache/secrets-store-csi/test-world}"
 
 ALL_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity lowkey-vault)
 DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity)
+# Upstream's driver and Azure provider (interop suite): default, CI builds them cold (see docs/testing.md).
+UPSTREAM_COMPONENTS=(upstream-csi-driver upstream-provider-azure)
+ALL_COMPONENTS+=("${UPSTREAM_COMPONENTS[@]}")
+DEFAULT_COMPONENTS+=("${UPSTREAM_COMPONENTS[@]}")
 
 log() { printf '[test-world] %s\n' "$*" >&2; }
 die() { printf '[test-world] error: %s\n' "$*" >&2; exit 1; }
@@ -166,7 +173,21 @@ check_etcd_pins() {
     die "etcd/go.mod requires go.etcd.io/etcd/server/v3 ${got:-<none>} but versions.env pins ETCD_VERSION=$ETCD_VERSION"
 }
 
+check_upstream_pins() {
+  local got
+  got="$(gomod_require_version "$HERE/upstream-csi-driver/go.mod" sigs.k8s.io/secrets-store-csi-driver)"
+  [[ "$got" == "$UPSTREAM_CSI_DRIVER_VERSION" ]] ||
+    die "upstream-csi-driver/go.mod requires sigs.k8s.io/secrets-store-csi-driver ${got:-<none>} but versions.env pins UPSTREAM_CSI_DRIVER_VERSION=$UPSTREAM_CSI_DRIVER_VERSION"
+  got="$(gomod_require_version "$HERE/upstream-provider-azure/go.mod" github.com/Azure/secrets-store-csi-driver-provider-azure)"
+  [[ "$got" == "$UPSTREAM_PROVIDER_AZURE_VERSION" ]] ||
+    die "upstream-provider-azure/go.mod requires github.com/Azure/secrets-store-csi-driver-provider-azure ${got:-<none>} but versions.env pins UPSTREAM_PROVIDER_AZURE_VERSION=$UPSTREAM_PROVIDER_AZURE_VERSION"
+}
+
 short_hash() { cat "$@" | sha256sum | cut -c1-12; }
+
+# The files that decide what an upstream component builds (wrapper module, and the mlog stand-in).
+upstream_driver_inputs() { printf '%s\n' "$HERE/upstream-csi-driver/go.mod" "$HERE/upstream-csi-driver/go.sum" "$HERE"/mlog-standin/*; }
+upstream_provider_inputs() { printf '%s\n' "$HERE/upstream-provider-azure/go.mod" "$HERE/upstream-provider-azure/go.sum"; }
 
 # ---------------------------------------------------------------- layout
 # Directory of each artifact group; keyed by pin, toolchain and wrapper go.sum.
@@ -175,6 +196,16 @@ etcd_dir() { printf '%s/etcd/%s_%s_%s\n' "$CACHE" "$ETCD_VERSION" "$GO_VERSION" 
 csi_dir() { printf '%s/csi-sanity/%s_%s\n' "$CACHE" "$CSI_TEST_VERSION" "$GO_VERSION"; }
 lowkey_dir() { printf '%s/lowkey-vault/%s\n' "$CACHE" "$LOWKEY_VAULT_VERSION"; }
 lowkey_jar() { printf '%s/%s-%s.jar\n' "$(lowkey_dir)" "$LOWKEY_VAULT_ARTIFACT" "$LOWKEY_VAULT_VERSION"; }
+upstream_driver_dir() {
+  local inputs
+  mapfile -t inputs < <(upstream_driver_inputs)
+  printf '%s/upstream-csi-driver/%s_%s_%s\n' "$CACHE" "$UPSTREAM_CSI_DRIVER_VERSION" "$GO_VERSION" "$(short_hash "${inputs[@]}")"
+}
+upstream_provider_dir() {
+  local inputs
+  mapfile -t inputs < <(upstream_provider_inputs)
+  printf '%s/upstream-provider-azure/%s_%s_%s\n' "$CACHE" "$UPSTREAM_PROVIDER_AZURE_VERSION" "$GO_VERSION" "$(short_hash "${inputs[@]}")"
+}
 
 artifact_path() {
   case "$1" in
@@ -182,12 +213,16 @@ artifact_path() {
     etcd) printf '%s/bin/etcd\n' "$(etcd_dir)" ;;
     csi-sanity) printf '%s/bin/csi-sanity\n' "$(csi_dir)" ;;
     lowkey-vault) lowkey_jar ;;
+    upstream-csi-driver) printf '%s/bin/secrets-store-csi-driver\n' "$(upstream_driver_dir)" ;;
+    upstream-provider-azure) printf '%s/bin/secrets-store-csi-driver-provider-azure\n' "$(upstream_provider_dir)" ;;
   esac
 }
 
 world_key() {
+  local upstream
+  mapfile -t upstream < <(upstream_driver_inputs; upstream_provider_inputs)
   short_hash "$HERE/versions.env" "$HERE/kube/go.mod" "$HERE/kube/go.sum" \
-    "$HERE/etcd/go.mod" "$HERE/etcd/go.sum" <(printf '%s\n' "$GO_VERSION")
+    "$HERE/etcd/go.mod" "$HERE/etcd/go.sum" "${upstream[@]}" <(printf '%s\n' "$GO_VERSION")
 }
 
 # ---------------------------------------------------------------- builders
@@ -292,6 +327,33 @@ fetch_lowkey_vault() {
   install_artifact "$tmp/out/$LOWKEY_VAULT_ARTIFACT-$LOWKEY_VAULT_VERSION.jar" "$out"
 }
 
+# Upstream's driver and Azure provider, unchanged, as their Makefiles build them (static, version stamped).
+build_upstream_driver() {
+  local out tmp
+  out="$(artifact_path upstream-csi-driver)"
+  new_tmp
+  tmp="$TMP"
+  log "upstream-csi-driver: building sigs.k8s.io/secrets-store-csi-driver/cmd/secrets-store-csi-driver@$UPSTREAM_CSI_DRIVER_VERSION (monis.app/mlog replaced by mlog-standin)"
+  (cd "$HERE/upstream-csi-driver" && CGO_ENABLED=0 go build -mod=readonly -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/secrets-store-csi-driver/pkg/version.BuildVersion=$UPSTREAM_CSI_DRIVER_VERSION" \
+    -o "$tmp/secrets-store-csi-driver" sigs.k8s.io/secrets-store-csi-driver/cmd/secrets-store-csi-driver)
+  install_artifact "$tmp/secrets-store-csi-driver" "$out"
+}
+
+build_upstream_provider() {
+  local out tmp
+  out="$(artifact_path upstream-provider-azure)"
+  new_tmp
+  tmp="$TMP"
+  log "upstream-provider-azure: building github.com/Azure/secrets-store-csi-driver-provider-azure/cmd@$UPSTREAM_PROVIDER_AZURE_VERSION"
+  # Only the azidentity pseudo-version skips the checksum database; go.sum pins its hashes.
+  (cd "$HERE/upstream-provider-azure" && GONOSUMDB="$UPSTREAM_PROVIDER_AZURE_NOSUMDB" CGO_ENABLED=0 \
+    go build -mod=readonly -trimpath \
+    -ldflags "-s -w -X github.com/Azure/secrets-store-csi-driver-provider-azure/pkg/version.BuildVersion=$UPSTREAM_PROVIDER_AZURE_VERSION" \
+    -o "$tmp/secrets-store-csi-driver-provider-azure" github.com/Azure/secrets-store-csi-driver-provider-azure/cmd)
+  install_artifact "$tmp/secrets-store-csi-driver-provider-azure" "$out"
+}
+
 # ---------------------------------------------------------------- manifest
 json_str() { # minimal JSON string escaping (paths and versions only)
   local s="$1"
@@ -314,6 +376,8 @@ write_manifest() {
     printf '    "etcd": %s,\n' "$(json_str "$ETCD_VERSION")"
     printf '    "csiTest": %s,\n' "$(json_str "$CSI_TEST_VERSION")"
     printf '    "lowkeyVault": %s,\n' "$(json_str "$LOWKEY_VAULT_VERSION")"
+    printf '    "upstreamCsiDriver": %s,\n' "$(json_str "$UPSTREAM_CSI_DRIVER_VERSION")"
+    printf '    "upstreamProviderAzure": %s,\n' "$(json_str "$UPSTREAM_PROVIDER_AZURE_VERSION")"
     printf '    "go": %s\n' "$(json_str "$GO_VERSION")"
     printf '  },\n'
     printf '  "artifacts": {'
@@ -353,6 +417,7 @@ write_manifest() {
 require_go
 check_kube_pins
 check_etcd_pins
+check_upstream_pins
 WORLD_DIR="$CACHE/worlds/$(world_key)"
 
 if ((PRINT_MANIFEST_PATH)); then
@@ -374,6 +439,7 @@ fi
 
 log "cache: $CACHE"
 log "pins: kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, csi-test $CSI_TEST_VERSION, lowkey-vault $LOWKEY_VAULT_VERSION; $GO_VERSION"
+log "pins (interop): secrets-store-csi-driver $UPSTREAM_CSI_DRIVER_VERSION, provider-azure $UPSTREAM_PROVIDER_AZURE_VERSION"
 total_start=$SECONDS
 for c in "${ALL_COMPONENTS[@]}"; do # fixed order, whatever the argument order
   wants "$c" || continue
@@ -387,6 +453,8 @@ for c in "${ALL_COMPONENTS[@]}"; do # fixed order, whatever the argument order
     etcd) timed etcd build_etcd ;;
     csi-sanity) timed csi-sanity build_csi_sanity ;;
     lowkey-vault) timed lowkey-vault fetch_lowkey_vault ;;
+    upstream-csi-driver) timed upstream-csi-driver build_upstream_driver ;;
+    upstream-provider-azure) timed upstream-provider-azure build_upstream_provider ;;
   esac
 done
 

@@ -21,7 +21,6 @@ import {
   createTestPki,
   issueLocalhostServing,
   issueVaultServing,
-  mapHostsToLoopback,
   startKeyVaultDouble,
   startTokenEndpoint,
 } from '@secrets-store-csi/test-support';
@@ -104,14 +103,14 @@ const kv = await startKeyVaultDouble({
   latencyMs: keyVaultLatencyMs,
 });
 kv.createVault('benchkv', { tenantId: TENANT });
-const hosts = await mapHostsToLoopback([kv.hostName('benchkv')]);
+const hosts = await kv.mapVaultHosts(['benchkv']);
 const cloudFile = join(dir, 'cloud.json');
 await writeFile(
   cloudFile,
   JSON.stringify({
     name: 'BenchCloud',
     activeDirectoryEndpoint: `${entra.authorityHost}/`,
-    keyVaultEndpoint: `https://vault.test/`,
+    keyVaultEndpoint: `https://${kv.dnsSuffix}/`,
     keyVaultDNSSuffix: kv.dnsSuffixWithPort,
   }),
 );

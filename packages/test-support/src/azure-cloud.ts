@@ -1,13 +1,13 @@
 /**
  * The Azure side of an end-to-end test in one call (test infrastructure): the Key Vault double serving the
- * given vaults with a certificate from the test CA, each vault's host name mapped to 127.0.0.1, and the custom
+ * given vaults with a certificate from the test CA (`https://<vault>.<unique suffix>.vault.test` on port 443 of a
+ * loopback address of its own), each vault's host name mapped to that address, and the custom
  * cloud file (`cloudName: AzureStackCloud`, `cloudEnvFileName`) through which a SecretProviderClass reaches the
  * double and the Entra ID stand-in.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TokenEndpoint } from './entra.js';
-import { mapHostsToLoopback } from './hosts.js';
 import { startKeyVaultDouble, type KeyVaultDouble } from './keyvault.js';
 import { issueVaultServing, type TestPki } from './pki.js';
 
@@ -38,7 +38,7 @@ export async function startKeyVaultCloud(options: KeyVaultCloudOptions): Promise
   });
   try {
     for (const vault of options.vaults) keyVault.createVault(vault.name, { tenantId: vault.tenantId });
-    const hosts = await mapHostsToLoopback(options.vaults.map((vault) => keyVault.hostName(vault.name)));
+    const hosts = await keyVault.mapVaultHosts(options.vaults.map((vault) => vault.name));
     const cloudEnvFile = join(options.dir, 'azurestackcloud.json');
     await writeFile(
       cloudEnvFile,

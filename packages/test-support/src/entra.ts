@@ -4,11 +4,19 @@
  *
  * It serves, over HTTPS with the test CA:
  * - `GET /<tenant>/v2.0/.well-known/openid-configuration` (what MSAL reads with `disableInstanceDiscovery`),
+ * - `GET /common/discovery/instance` (MSAL's instance discovery), also as `login.microsoftonline.com` on port
+ *   443 of a loopback address of its own when asked (`instanceDiscoveryServing`): MSAL Go, in upstream's Azure
+ *   provider, asks that fixed host about every authority it does not know, and real Entra answers with the
+ *   authority's own metadata endpoint,
  * - `POST /<tenant>/oauth2/v2.0/token` for the client-credentials grant with a client secret (service
  *   principal) or a client assertion (workload identity: a Kubernetes service-account token, whose signature,
  *   issuer, subject and audience are checked against a registered federated credential),
  * and over plain HTTP on a second port the IMDS managed-identity route
  * `GET /metadata/identity/oauth2/token` (header `Metadata: true`), for system- and user-assigned identities.
+ *
+ * The access token's audience is the resource of the one non-OIDC scope (`https://vault.test/.default` gives
+ * `https://vault.test`): MSAL Go adds `openid offline_access profile` to every request, which Entra ignores for
+ * the client-credentials grant.
  *
  * Every request is recorded, and failures (for example 429 with Retry-After) can be queued, so tests can
  * count token requests and exercise throttling.
@@ -18,6 +26,12 @@ import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { listenOnLoopback, mapHostsToLoopback, type LoopbackHosts } from './hosts.js';
+
+/** The host MSAL asks about authorities it does not know (instance discovery). */
+export const INSTANCE_DISCOVERY_HOST = 'login.microsoftonline.com';
+/** Scopes MSAL adds to token requests that name no resource; Entra ignores them for client credentials. */
+const OIDC_SCOPES = new Set(['openid', 'offline_access', 'profile', 'email']);
 
 export interface ServicePrincipal {
   readonly tenantId: string;
@@ -60,6 +74,8 @@ export interface TokenEndpoint {
   readonly authorityHost: string;
   /** http://127.0.0.1:<port>, the IMDS host for managed identity. */
   readonly imdsEndpoint: string;
+  /** Where `login.microsoftonline.com` is served, when instanceDiscoveryServing was given. */
+  readonly instanceDiscoveryAddress?: string;
   readonly requests: readonly TokenRequestRecord[];
   addServicePrincipal(principal: ServicePrincipal): void;
   addFederatedCredential(credential: FederatedCredential): void;
@@ -77,6 +93,12 @@ export interface TokenEndpointOptions {
   /** PEM public keys that may sign client assertions (the API server's service-account keys). */
   readonly assertionPublicKeyPaths?: readonly string[];
   readonly tokenLifetimeSeconds?: number;
+  /**
+   * A serving certificate for `login.microsoftonline.com` (issueInstanceDiscoveryServing): the stand-in then
+   * also listens on port 443 of a random loopback address and maps that name to it in /etc/hosts (waiting while
+   * another test process maps it), so MSAL Go's instance discovery reaches it. stop() removes the mapping.
+   */
+  readonly instanceDiscoveryServing?: { readonly certPath: string; readonly keyPath: string };
 }
 
 const base64url = (input: Buffer | string) => Buffer.from(input).toString('base64url');
@@ -129,6 +151,10 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
     const url = new URL(req.url ?? '/', authorityHost);
     const [tenantId = '', ...rest] = url.pathname.split('/').filter(Boolean);
     const path = rest.join('/');
+    if (req.method === 'GET' && tenantId === 'common' && path === 'discovery/instance') {
+      instanceDiscovery(url, res);
+      return;
+    }
     if (req.method === 'GET' && path === 'v2.0/.well-known/openid-configuration') {
       send(res, 200, {
         issuer: `${authorityHost}/${tenantId}/v2.0`,
@@ -179,8 +205,17 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
         send(res, 401, { error: 'invalid_client', error_description: problem });
         return;
       }
+      const resources = scope.split(' ').filter((s) => s !== '' && !OIDC_SCOPES.has(s));
+      if (resources.length !== 1) {
+        record(400);
+        send(res, 400, {
+          error: 'invalid_scope',
+          error_description: `AADSTS1002012: The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+        });
+        return;
+      }
       record(200);
-      const audience = scope.replace(/\/\.default$/, '').split(' ')[0] ?? '';
+      const audience = (resources[0] ?? '').replace(/\/\.default$/, '');
       send(res, 200, {
         token_type: 'Bearer',
         expires_in: lifetime,
@@ -190,6 +225,37 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
       return;
     }
     send(res, 404, { error: 'not_found', error_description: `no route ${req.method ?? ''} ${url.pathname}` });
+  };
+
+  /**
+   * Instance discovery as Entra answers it for an authority it knows: where the authority's OpenID metadata is,
+   * and the authority host as its own only alias. Any other authority is an unknown instance.
+   */
+  const instanceDiscovery = (url: URL, res: ServerResponse) => {
+    const endpoint = url.searchParams.get('authorization_endpoint') ?? '';
+    let authorization: URL | undefined;
+    try {
+      authorization = new URL(endpoint);
+    } catch {
+      // answered below
+    }
+    const tenant = authorization?.pathname.split('/').filter(Boolean)[0];
+    const authority = new URL(authorityHost);
+    if (authorization?.origin !== authority.origin || tenant === undefined) {
+      send(res, 400, {
+        error: 'invalid_instance',
+        error_description: `AADSTS50049: Unknown or invalid instance. authorization_endpoint: ${endpoint}`,
+        error_codes: [50049],
+      });
+      return;
+    }
+    send(res, 200, {
+      tenant_discovery_endpoint: `${authorityHost}/${tenant}/v2.0/.well-known/openid-configuration`,
+      'api-version': '1.1',
+      metadata: [
+        { preferred_network: authority.host, preferred_cache: authority.host, aliases: [authority.host] },
+      ],
+    });
   };
 
   const handleImds = (req: IncomingMessage, res: ServerResponse) => {
@@ -245,11 +311,12 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
   };
 
   const [cert, key] = await Promise.all([readFile(options.certPath), readFile(options.keyPath)]);
-  const https = createHttpsServer({ cert, key }, (req, res) => {
+  const onAuthority = (req: IncomingMessage, res: ServerResponse) => {
     handleAuthority(req, res).catch((error: unknown) => {
       send(res, 500, { error: 'server_error', error_description: String(error) });
     });
-  });
+  };
+  const https = createHttpsServer({ cert, key }, onAuthority);
   const http = createHttpServer(handleImds);
   await Promise.all([
     new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve)),
@@ -257,9 +324,34 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
   ]);
   authorityHost = `https://localhost:${(https.address() as AddressInfo).port}`;
 
+  // login.microsoftonline.com: the same routes (only discovery is asked there), on 443 of an address of its own.
+  let discovery:
+    { server: ReturnType<typeof createHttpsServer>; address: string; hosts: LoopbackHosts } | undefined;
+  if (options.instanceDiscoveryServing !== undefined) {
+    const serving = options.instanceDiscoveryServing;
+    const [dCert, dKey] = await Promise.all([readFile(serving.certPath), readFile(serving.keyPath)]);
+    const server = createHttpsServer({ cert: dCert, key: dKey }, onAuthority);
+    try {
+      const address = await listenOnLoopback(server, undefined, 443);
+      if ((server.address() as AddressInfo).port !== 443) {
+        throw new Error(
+          `instance discovery needs port 443 (as root), got ${(server.address() as AddressInfo).port}`,
+        );
+      }
+      const hosts = await mapHostsToLoopback([INSTANCE_DISCOVERY_HOST], { address });
+      discovery = { server, address, hosts };
+    } catch (error) {
+      server.close();
+      https.close();
+      http.close();
+      throw error;
+    }
+  }
+
   return {
     authorityHost,
     imdsEndpoint: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    ...(discovery !== undefined && { instanceDiscoveryAddress: discovery.address }),
     requests,
     addServicePrincipal: (p) => principals.push(p),
     addFederatedCredential: (c) => federated.push(c),
@@ -272,12 +364,10 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
       return JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Record<string, unknown>;
     },
     async stop() {
-      https.closeAllConnections();
-      http.closeAllConnections();
-      await Promise.all([
-        new Promise((resolve) => https.close(resolve)),
-        new Promise((resolve) => http.close(resolve)),
-      ]);
+      const servers = [https, http, ...(discovery === undefined ? [] : [discovery.server])];
+      for (const server of servers) server.closeAllConnections();
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+      await discovery?.hosts.remove();
     },
   };
 }

@@ -1,8 +1,14 @@
 /**
- * TEST INFRASTRUCTURE: maps host names to 127.0.0.1 through /etc/hosts, so the real Azure SDK can reach the
- * Key Vault double at `https://<vault>.<dns-suffix>:<port>` exactly as it would reach a real vault. Node
- * resolves with getaddrinfo, which reads /etc/hosts on every lookup, and does not resolve `*.localhost` on
- * these machines (see docs in test-world-notes), so there is no other in-process switch for the SDK's DNS.
+ * TEST INFRASTRUCTURE: maps host names to a loopback address (127.0.0.1 unless told otherwise) through
+ * /etc/hosts, so the real Azure SDKs (Node's and, for the interop suite, upstream's Go provider) reach the Key
+ * Vault double at `https://<vault>.<dns-suffix>` exactly as they would reach a real vault. Node resolves with
+ * getaddrinfo and Go with its own resolver, both read /etc/hosts, and `*.localhost` does not resolve on these
+ * machines (see docs in test-world-notes), so there is no other switch for a client's DNS.
+ *
+ * A name may be mapped by several processes at once only to the same address: a process that asks for another
+ * address waits until the other mapping is removed (a resolver would pick either). Doubles that serve port 443
+ * therefore use names unique to them (a random DNS suffix) on an address of their own (`randomLoopbackAddress`);
+ * only fixed public names such as `login.microsoftonline.com` are ever waited for.
  *
  * Several test processes may edit the file at once, so every read-modify-write holds a lock directory next to
  * it, and each process only ever removes its own marker block (tagged with pid and a random id). Blocks left by
@@ -21,6 +27,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { lookup } from 'node:dns/promises';
+import type { Server } from 'node:net';
 import { dirname, join, basename } from 'node:path';
 
 export interface LoopbackHosts {
@@ -36,12 +43,19 @@ export interface HostsFileOptions {
   readonly lockTimeoutMs?: number;
   /** A lock directory older than this is taken to belong to a crashed process and is broken. Default 15 s. */
   readonly staleLockMs?: number;
-  /** Check with dns.lookup that every name resolves to 127.0.0.1 after adding. Default true for /etc/hosts. */
+  /** Check with dns.lookup that every name resolves to the address after adding. Default true for /etc/hosts. */
   readonly verify?: boolean;
+  /** The IPv4 loopback address (127.0.0.0/8) the names resolve to. Default 127.0.0.1. */
+  readonly address?: string;
+  /**
+   * How long to wait while another live process maps one of the names to a different address. Default 120 s.
+   */
+  readonly conflictTimeoutMs?: number;
 }
 
 const MARK = 'secrets-store-csi-test-hosts';
 const DEFAULT_HOSTS = '/etc/hosts';
+const LOOPBACK = /^127\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)$/;
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 /** Blocks this process added and has not removed yet, by hosts file; the exit hook removes them. */
@@ -55,13 +69,25 @@ export async function mapHostsToLoopback(
   for (const name of names) {
     if (!HOST_NAME.test(name)) throw new Error(`not a host name: ${JSON.stringify(name)}`);
   }
+  const address = options.address ?? '127.0.0.1';
+  if (!LOOPBACK.test(address)) throw new Error(`not an IPv4 loopback address: ${JSON.stringify(address)}`);
   const hostsPath = options.hostsPath ?? DEFAULT_HOSTS;
   const tag = `${MARK} pid=${process.pid} id=${randomBytes(6).toString('hex')}`;
-  const block = [`# BEGIN ${tag}`, ...names.map((n) => `127.0.0.1 ${n}`), `# END ${tag}`];
-  await withLock(hostsPath, options, () => {
-    const lines = dropStaleBlocks(readLines(hostsPath));
-    writeLines(hostsPath, [...lines, ...block]);
-  });
+  const block = [`# BEGIN ${tag}`, ...names.map((n) => `${address} ${n}`), `# END ${tag}`];
+  const conflictDeadline = Date.now() + (options.conflictTimeoutMs ?? 120_000);
+  for (;;) {
+    let conflict: string | undefined;
+    await withLock(hostsPath, options, () => {
+      const lines = dropStaleBlocks(readLines(hostsPath));
+      conflict = conflictingMapping(lines, names, address);
+      if (conflict === undefined) writeLines(hostsPath, [...lines, ...block]);
+    });
+    if (conflict === undefined) break;
+    if (Date.now() > conflictDeadline) {
+      throw new Error(`${conflict}; gave up waiting for it to be removed`);
+    }
+    await sleep(200 + Math.random() * 200);
+  }
   installExitHook();
   const tags = owned.get(hostsPath) ?? new Set<string>();
   tags.add(tag);
@@ -76,9 +102,9 @@ export async function mapHostsToLoopback(
   if (options.verify ?? hostsPath === DEFAULT_HOSTS) {
     try {
       for (const name of names) {
-        const { address } = await lookup(name, { family: 4 });
-        if (address !== '127.0.0.1')
-          throw new Error(`${name} resolves to ${address} after mapping it to 127.0.0.1`);
+        const resolved = (await lookup(name, { family: 4 })).address;
+        if (resolved !== address)
+          throw new Error(`${name} resolves to ${resolved} after mapping it to ${address}`);
       }
     } catch (error) {
       await remove();
@@ -86,6 +112,77 @@ export async function mapHostsToLoopback(
     }
   }
   return { names: [...names], remove };
+}
+
+/**
+ * A random address of 127.0.0.0/8 other than 127.0.0.1 and the network's edges: Linux answers the whole range on
+ * the loopback interface, so a double can listen on port 443 of its own address without colliding with another
+ * test process's double.
+ */
+export function randomLoopbackAddress(): string {
+  const [a = 0, b = 0, c = 0] = randomBytes(3);
+  return `127.${1 + (a % 254)}.${b}.${1 + (c % 254)}`;
+}
+
+/**
+ * Listens on `port` of `address`, or of a random loopback address (another one while the port is taken there);
+ * a port 443 that may not be bound (EACCES: not root) falls back to a free port. Returns the address.
+ */
+export async function listenOnLoopback(
+  server: Server,
+  address: string | undefined,
+  port: number,
+): Promise<string> {
+  const listen = (host: string, p: number) =>
+    new Promise<void>((resolve, reject) => {
+      const onError = (error: Error) => {
+        server.off('listening', onListening);
+        reject(error);
+      };
+      const onListening = () => {
+        server.off('error', onError);
+        resolve();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(p, host);
+    });
+  for (let attempt = 0; ; attempt++) {
+    const host = address ?? randomLoopbackAddress();
+    try {
+      await listen(host, port);
+      return host;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' && port !== 0) {
+        await listen(host, 0);
+        return host;
+      }
+      if (code !== 'EADDRINUSE' || address !== undefined || attempt >= 20) throw error;
+    }
+  }
+}
+
+/** Describes a live mapping of one of `names` (by a block of ours or another process) to another address. */
+function conflictingMapping(
+  lines: readonly string[],
+  names: readonly string[],
+  address: string,
+): string | undefined {
+  const wanted = new Set(names.map((n) => n.toLowerCase()));
+  let inBlock = false;
+  for (const line of lines) {
+    if (line.startsWith(`# BEGIN ${MARK} `)) inBlock = true;
+    else if (line.startsWith(`# END ${MARK} `)) inBlock = false;
+    else if (inBlock) {
+      const [mapped = '', ...hosts] = line.trim().split(/\s+/);
+      const clash = hosts.find((h) => wanted.has(h.toLowerCase()));
+      if (clash !== undefined && mapped !== address) {
+        return `${clash} is mapped to ${mapped} by another test mapping, not to ${address}`;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** Removes the blocks of processes that no longer run; returns how many it removed. */

@@ -5,10 +5,16 @@
  * JSON shapes, status codes and error bodies, so the provider under test cannot tell it from Key Vault for the
  * operations it uses: reading secrets, keys and certificates and listing versions.
  *
- * One HTTPS server serves many vaults, told apart by the Host header (`https://kv1.<dnsSuffix>:<port>/`), as
- * real vaults are. Requests without a valid bearer token get Key Vault's 401 challenge pointing at the Entra
- * stand-in (entra.ts), so the SDK's challenge authentication runs for real. The host names must resolve to
- * 127.0.0.1 (hosts.ts), and the serving certificate needs the SANs `*.<dnsSuffix>` and `<dnsSuffix>`.
+ * One HTTPS server serves many vaults, told apart by the Host header (`https://kv1.<dnsSuffix>/`), as real
+ * vaults are. Requests without a valid bearer token get Key Vault's 401 challenge pointing at the Entra
+ * stand-in (entra.ts), so the SDK's challenge authentication runs for real. Like Key Vault, the double serves
+ * port 443 and its challenge resource is `https://<dnsSuffix>` without a port: the Go SDK (upstream's provider,
+ * in the interop suite) requires the vault's `host:port` to end with `.<resource host:port>`. Each double
+ * listens on 443 of its own random loopback address (so concurrent test processes never collide) and its vault
+ * names are mapped to that address (`mapVaultHosts`, hosts.ts); the serving certificate needs the SANs
+ * `*.<dnsSuffix>` and `<dnsSuffix>` (pki.ts `issueVaultServing` makes a unique suffix per certificate). Where
+ * port 443 may not be bound (not root), it falls back to a random port on that address, which only clients that
+ * ignore the port in the challenge (the Node SDK) accept.
  *
  * Not modelled: deletion and recovery, backup, cryptographic operations, certificate creation and policies
  * beyond what import reports, access policies/RBAC (any valid token may do anything), name case-folding of
@@ -33,6 +39,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { listenOnLoopback, mapHostsToLoopback, type HostsFileOptions, type LoopbackHosts } from './hosts.js';
 
 export type ObjectKind = 'secrets' | 'keys' | 'certificates';
 export type KeyType = 'RSA' | 'RSA-HSM' | 'EC' | 'EC-HSM' | 'oct' | 'oct-HSM';
@@ -41,8 +48,12 @@ export type CurveName = 'P-256' | 'P-384' | 'P-521' | 'P-256K';
 export interface KeyVaultDoubleOptions {
   readonly certPath: string;
   readonly keyPath: string;
-  /** Vault `kv1` is https://kv1.<dnsSuffix>:<port>. Default `vault.test`. */
+  /** Vault `kv1` is https://kv1.<dnsSuffix>. Default `vault.test`; issueVaultServing gives a unique one. */
   readonly dnsSuffix?: string;
+  /** The loopback address to listen on. Default: a random one of 127.0.0.0/8 (randomLoopbackAddress). */
+  readonly address?: string;
+  /** Default 443, as Key Vault (0 or a refused 443 picks a free port). */
+  readonly port?: number;
   /** The Entra authority host for the 401 challenge, e.g. TokenEndpoint.authorityHost; a vault may override it. */
   readonly authorityHost: string;
   /** The challenge's `resource` (tokens are requested for `<resource>/.default`). Default https://<dnsSuffix>. */
@@ -114,17 +125,25 @@ export type RequestMatch =
   | { readonly vault?: string; readonly method?: string; readonly pathPrefix?: string };
 
 export interface KeyVaultDouble {
+  /** The loopback address the double listens on (its vault names must resolve to it). */
+  readonly address: string;
+  /** 443 unless that port could not be bound. */
   readonly port: number;
-  /** `vault.test` */
+  /** `<random>.vault.test` */
   readonly dnsSuffix: string;
-  /** `vault.test:<port>`: the DNS suffix for clients that build vault URLs as https://<vault>.<suffix>. */
+  /**
+   * The DNS suffix for clients that build vault URLs as https://<vault>.<suffix> (a cloud file's
+   * keyVaultDNSSuffix): the dnsSuffix, with `:<port>` only when the port is not 443.
+   */
   readonly dnsSuffixWithPort: string;
   readonly resource: string;
   /** Every request answered, in order (cleared in place by clearRequests). */
   readonly requests: readonly KeyVaultRequestRecord[];
-  /** `<vault>.<dnsSuffix>`, the name to map to 127.0.0.1. */
+  /** `<vault>.<dnsSuffix>`, the name to map to the double's address. */
   hostName(vault: string): string;
-  /** `https://<vault>.<dnsSuffix>:<port>` */
+  /** Maps the host names of these vaults to the double's address in /etc/hosts (remove() undoes it). */
+  mapVaultHosts(vaults: readonly string[], options?: HostsFileOptions): Promise<LoopbackHosts>;
+  /** `https://<vault>.<dnsSuffix>` (with `:<port>` when not 443) */
   vaultUrl(vault: string): string;
   /** Creates an empty vault and returns its URL. */
   createVault(name: string, options: VaultOptions): string;
@@ -249,8 +268,9 @@ export async function startKeyVaultDouble(options: KeyVaultDoubleOptions): Promi
   const requests: KeyVaultRequestRecord[] = [];
   const failures: { match: RequestMatch; failure: KeyVaultFailure }[] = [];
   let port = 0;
+  const hostPort = () => (port === 443 ? '' : `:${port}`);
 
-  const baseUrl = (vault: Vault) => `https://${vault.name}.${dnsSuffix}:${port}`;
+  const baseUrl = (vault: Vault) => `https://${vault.name}.${dnsSuffix}${hostPort()}`;
   const vaultNamed = (name: string): Vault => {
     const vault = vaults.get(name.toLowerCase());
     if (vault === undefined)
@@ -685,17 +705,21 @@ export async function startKeyVaultDouble(options: KeyVaultDoubleOptions): Promi
       res.end(JSON.stringify({ error: { code: 'InternalServerError', message: String(error) } }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = await listenOnLoopback(server, options.address, options.port ?? 443);
   port = (server.address() as AddressInfo).port;
+  const hostName = (vault: string) => `${vault.toLowerCase()}.${dnsSuffix}`;
 
   return {
+    address,
     port,
     dnsSuffix,
-    dnsSuffixWithPort: `${dnsSuffix}:${port}`,
+    dnsSuffixWithPort: `${dnsSuffix}${hostPort()}`,
     resource,
     requests,
-    hostName: (vault) => `${vault.toLowerCase()}.${dnsSuffix}`,
-    vaultUrl: (vault) => `https://${vault.toLowerCase()}.${dnsSuffix}:${port}`,
+    hostName,
+    mapVaultHosts: (vaults, hostsOptions = {}) =>
+      mapHostsToLoopback(vaults.map(hostName), { ...hostsOptions, address }),
+    vaultUrl: (vault) => `https://${hostName(vault)}${hostPort()}`,
     createVault(name, vaultOptions) {
       if (!/^[a-z0-9]([a-z0-9-]{1,22})[a-z0-9]$/i.test(name))
         throw new Error(`not a valid vault name: ${name}`);

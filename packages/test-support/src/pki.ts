@@ -159,12 +159,31 @@ export function issueLocalhostServing(pki: TestPki, name: string): Promise<Issue
   });
 }
 
-/** A serving certificate for every vault of the Key Vault double, `https://<vault>.vault.test:<port>`. */
-export function issueVaultServing(pki: TestPki, name: string): Promise<IssuedCertificate> {
+/**
+ * A serving certificate for every vault of a Key Vault double, `https://<vault>.<dnsSuffix>`, with the suffix:
+ * by default a unique `<random>.vault.test`, so the vault names of concurrent test worlds never clash in
+ * /etc/hosts (spread the result into startKeyVaultDouble's options).
+ */
+export async function issueVaultServing(
+  pki: TestPki,
+  name: string,
+  dnsSuffix = `v${randomBytes(4).toString('hex')}.vault.test`,
+): Promise<IssuedCertificate & { readonly dnsSuffix: string }> {
+  const issued = await pki.issue({
+    name,
+    commonName: dnsSuffix,
+    dnsNames: [`*.${dnsSuffix}`, dnsSuffix],
+    usage: 'server',
+  });
+  return { ...issued, dnsSuffix };
+}
+
+/** A serving certificate for `login.microsoftonline.com`, where MSAL Go asks about authorities (entra.ts). */
+export function issueInstanceDiscoveryServing(pki: TestPki, name: string): Promise<IssuedCertificate> {
   return pki.issue({
     name,
-    commonName: 'vault.test',
-    dnsNames: ['*.vault.test', 'vault.test'],
+    commonName: 'login.microsoftonline.com',
+    dnsNames: ['login.microsoftonline.com'],
     usage: 'server',
   });
 }

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { mapHostsToLoopback, removeStaleHostBlocks } from '../src/hosts.js';
+import { mapHostsToLoopback, randomLoopbackAddress, removeStaleHostBlocks } from '../src/hosts.js';
 
 const run = promisify(execFile);
 const packageDir = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -168,5 +168,55 @@ describe('loopback host names in a hosts file (test infrastructure)', function (
     const after = await readFile('/etc/hosts', 'utf8');
     expect(after).not.to.include(name);
     expect(after.split('\n')[0]).to.equal(before.split('\n')[0]);
+  });
+
+  it('maps names to another loopback address, and refuses what is not one', async () => {
+    const address = randomLoopbackAddress();
+    expect(address).to.match(/^127\.([1-9]\d?|1\d\d|2[0-4]\d|25[0-4])\.\d{1,3}\.\d{1,3}$/);
+    const mapping = await mapHostsToLoopback(['other.vault.test'], { hostsPath, address });
+    expect(await readFile(hostsPath, 'utf8')).to.include(`${address} other.vault.test\n`);
+    await mapping.remove();
+    try {
+      await mapHostsToLoopback(['x.vault.test'], { hostsPath, address: '10.0.0.1' });
+      expect.fail('should have refused');
+    } catch (error) {
+      expect((error as Error).message).to.include('not an IPv4 loopback address');
+    }
+  });
+
+  // Two test processes serving one fixed name (login.microsoftonline.com) on different addresses must not both
+  // map it: a resolver would answer either, and a client would reach the other process's server.
+  it('waits while a live mapping holds a name on another address, and maps it once that is removed', async () => {
+    const first = await mapHostsToLoopback(['login.example.test'], { hostsPath, address: '127.1.2.3' });
+    const same = await mapHostsToLoopback(['login.example.test'], { hostsPath, address: '127.1.2.3' });
+    let settled = false;
+    const second = mapHostsToLoopback(['login.example.test'], { hostsPath, address: '127.4.5.6' }).finally(
+      () => {
+        settled = true;
+      },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(settled).to.equal(false);
+    expect(await readFile(hostsPath, 'utf8')).not.to.include('127.4.5.6');
+    await first.remove();
+    await same.remove();
+    const mapping = await second;
+    expect(await readFile(hostsPath, 'utf8')).to.include('127.4.5.6 login.example.test');
+    await mapping.remove();
+    try {
+      const blocker = await mapHostsToLoopback(['login.example.test'], { hostsPath, address: '127.1.2.3' });
+      try {
+        await mapHostsToLoopback(['login.example.test'], {
+          hostsPath,
+          address: '127.4.5.6',
+          conflictTimeoutMs: 100,
+        });
+        expect.fail('should have given up');
+      } finally {
+        await blocker.remove();
+      }
+    } catch (error) {
+      expect((error as Error).message).to.include('login.example.test is mapped to 127.1.2.3');
+    }
   });
 });

@@ -16,7 +16,7 @@ import { KeyClient, type JsonWebKey as KeyVaultJsonWebKey } from '@azure/keyvaul
 import { SecretClient } from '@azure/keyvault-secrets';
 import { expect } from 'chai';
 import { startTokenEndpoint, type TokenEndpoint } from '../src/entra.js';
-import { mapHostsToLoopback, type LoopbackHosts } from '../src/hosts.js';
+import { type LoopbackHosts } from '../src/hosts.js';
 import { startKeyVaultDouble, type KeyVaultDouble } from '../src/keyvault.js';
 import { createTestPki, issueLocalhostServing, issueVaultServing, type TestPki } from '../src/pki.js';
 import { trustCertificateAuthority } from '../src/trust.js';
@@ -77,7 +77,7 @@ describe('Key Vault double (test infrastructure) with the real Azure SDK', funct
       verifyAccessToken: (token) => entra.decodeAccessToken(token),
     });
     kv.createVault('kv1', { tenantId: TENANT });
-    hosts = await mapHostsToLoopback([kv.hostName('kv1'), kv.hostName('nosuchvault')]);
+    hosts = await kv.mapVaultHosts(['kv1', 'nosuchvault']);
     credential = new ClientSecretCredential(TENANT, 'app-1', 's3cret', {
       authorityHost: entra.authorityHost,
       disableInstanceDiscovery: true,
@@ -128,7 +128,7 @@ describe('Key Vault double (test infrastructure) with the real Azure SDK', funct
       [200, true],
     ]);
     expect(kv.requests[1]?.claims).to.deep.include({
-      aud: 'https://vault.test',
+      aud: kv.resource,
       tid: TENANT,
       appid: 'app-1',
     });
@@ -137,8 +137,21 @@ describe('Key Vault double (test infrastructure) with the real Azure SDK', funct
     const raw = await fetch(`${kv.vaultUrl('kv1')}/secrets/challenge?api-version=7.5`);
     expect(raw.status).to.equal(401);
     expect(raw.headers.get('www-authenticate')).to.equal(
-      `Bearer authorization="${entra.authorityHost}/${TENANT}", resource="https://vault.test"`,
+      `Bearer authorization="${entra.authorityHost}/${TENANT}", resource="${kv.resource}"`,
     );
+  });
+
+  // Upstream's Go provider (azsecrets) refuses a challenge unless the vault's host:port ends with
+  // ".<resource host:port>"; Key Vault serves port 443 with the resource https://vault.azure.net.
+  it('serves its vaults on port 443 with a challenge resource the Go SDK accepts', () => {
+    const vault = new URL(kv.vaultUrl('kv1'));
+    const resource = new URL(kv.resource);
+    expect(kv.port).to.equal(443);
+    expect(vault.port).to.equal('');
+    expect(resource.port).to.equal('');
+    expect(vault.host.endsWith(`.${resource.host}`)).to.equal(true);
+    expect(kv.dnsSuffixWithPort).to.equal(kv.dnsSuffix);
+    expect(kv.address).to.match(/^127\.\d+\.\d+\.\d+$/);
   });
 
   it('gets the latest secret version and a given one, with ids and attributes as Key Vault reports them', async () => {
@@ -349,11 +362,11 @@ describe('Key Vault double (test infrastructure) with the real Azure SDK', funct
 
   it('pages with the configured page size when the client asks for none', async () => {
     const small = await startKeyVaultDouble({
-      certPath: join(dir, 'vault.crt'),
-      keyPath: join(dir, 'vault.key'),
+      ...(await issueVaultServing(pki, 'vault-small')),
       authorityHost: entra.authorityHost,
       pageSize: 2,
     });
+    const smallHosts = await small.mapVaultHosts(['kv1']);
     try {
       small.createVault('kv1', { tenantId: TENANT });
       for (let i = 0; i < 3; i++) small.createKey('kv1', 'k', { kty: 'oct' });
@@ -367,6 +380,7 @@ describe('Key Vault double (test infrastructure) with the real Azure SDK', funct
       expect(names).to.deep.equal(['k']);
     } finally {
       await small.close();
+      await smallHosts.remove();
     }
   });
 
@@ -422,14 +436,14 @@ describe('Key Vault double (test infrastructure) with the real Azure SDK', funct
 
     const raw = await fetch(`${kv.vaultUrl('kv1')}/secrets/throttled?api-version=7.5`, {
       headers: {
-        authorization: `Bearer ${(await credential.getToken('https://vault.test/.default')).token}`,
+        authorization: `Bearer ${(await credential.getToken(`${kv.resource}/.default`)).token}`,
       },
     });
     expect(raw.status).to.equal(200);
     kv.queueFailures({}, { status: 429, retryAfterSeconds: 3 });
     const throttled = await fetch(`${kv.vaultUrl('kv1')}/secrets/throttled?api-version=7.5`, {
       headers: {
-        authorization: `Bearer ${(await credential.getToken('https://vault.test/.default')).token}`,
+        authorization: `Bearer ${(await credential.getToken(`${kv.resource}/.default`)).token}`,
       },
     });
     expect(throttled.status).to.equal(429);
@@ -451,7 +465,7 @@ describe('Key Vault double (test infrastructure) with the real Azure SDK', funct
       authorityHost: entra.authorityHost,
       disableInstanceDiscovery: true,
     });
-    const token = (await otherTenant.getToken('https://vault.test/.default')).token;
+    const token = (await otherTenant.getToken(`${kv.resource}/.default`)).token;
     const raw = await fetch(`${kv.vaultUrl('kv1')}/secrets/guarded?api-version=7.5`, {
       headers: { authorization: `Bearer ${token}` },
     });
@@ -465,7 +479,7 @@ describe('Key Vault double (test infrastructure) with the real Azure SDK', funct
     const unknown = await fetch(`${kv.vaultUrl('nosuchvault')}/secrets/x?api-version=7.5`);
     expect(unknown.status).to.equal(404);
     expect(kv.requests.at(-1)?.vault).to.equal(undefined);
-    const token = (await credential.getToken('https://vault.test/.default')).token;
+    const token = (await credential.getToken(`${kv.resource}/.default`)).token;
     const noVersion = await fetch(`${kv.vaultUrl('kv1')}/secrets/x`, {
       headers: { authorization: `Bearer ${token}` },
     });

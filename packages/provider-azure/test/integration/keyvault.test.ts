@@ -895,7 +895,7 @@ describe('the Azure provider against the Key Vault double, driven as the driver 
     const resource = 'https://vault.azurestack.example';
 
     before(async () => {
-      stack = await world.startDouble({ resource });
+      stack = await world.startDouble({ resource }, ['stackkv']);
       stack.createVault('stackkv', { tenantId: TENANT });
       stack.setSecret('stackkv', 'secret1', 'from the stack');
       stackCloud = await world.cloudFile(stack);

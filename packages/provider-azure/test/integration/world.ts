@@ -16,7 +16,6 @@ import {
   createTestPki,
   issueLocalhostServing,
   issueVaultServing,
-  mapHostsToLoopback,
   startKeyVaultDouble,
   startTokenEndpoint,
   trustCertificateAuthority,
@@ -49,12 +48,15 @@ export interface World {
   readonly pki: TestPki;
   readonly entra: TokenEndpoint;
   readonly kv: KeyVaultDouble;
-  /** The serving certificate of `*.vault.test`, for more doubles. */
+  /** The serving certificate of `*.<kv.dnsSuffix>`. */
   readonly vaultServing: IssuedCertificate;
   /** Writes a cloud environment file for a double and returns its path. */
   cloudFile(double: KeyVaultDouble, name?: string): Promise<string>;
-  /** Starts another Key Vault double on the same names (another port), closed with the world. */
-  startDouble(options?: Partial<KeyVaultDoubleOptions>): Promise<KeyVaultDouble>;
+  /**
+   * Starts another Key Vault double (names of its own, on its own loopback address) with `vaults` mapped to it,
+   * closed with the world.
+   */
+  startDouble(options?: Partial<KeyVaultDoubleOptions>, vaults?: readonly string[]): Promise<KeyVaultDouble>;
   /**
    * Builds a provider from command-line flags (as main.ts would parse them) and serves it, with a healthz
    * listener on a free port when asked.
@@ -86,18 +88,29 @@ export async function startWorld(options: {
     trustCertificateAuthority(pki.caCertPath);
     const entra = await startTokenEndpoint({ ...sts, assertionPublicKeyPaths: [saKeys.publicKeyPath] });
     closers.push(() => entra.stop());
-    const startDouble = async (extra: Partial<KeyVaultDoubleOptions> = {}) => {
+    let doubles = 0;
+    const startDouble = async (
+      extra: Partial<KeyVaultDoubleOptions> = {},
+      vaults: readonly string[] = [],
+    ) => {
+      // The first double uses the world's certificate; each other one its own names (a unique DNS suffix), as
+      // every double listens on its own loopback address.
+      const serving = doubles++ === 0 ? vaultServing : await issueVaultServing(pki, `vault-${doubles}`);
       const double = await startKeyVaultDouble({
-        ...vaultServing,
+        ...serving,
         authorityHost: entra.authorityHost,
         verifyAccessToken: (token) => entra.decodeAccessToken(token),
         ...extra,
       });
       closers.push(() => double.close());
+      if (vaults.length > 0) {
+        const mapped = await double.mapVaultHosts(vaults);
+        closers.push(() => mapped.remove());
+      }
       return double;
     };
     const kv = await startDouble();
-    const hosts: LoopbackHosts = await mapHostsToLoopback(options.vaults.map((name) => kv.hostName(name)));
+    const hosts: LoopbackHosts = await kv.mapVaultHosts(options.vaults);
     closers.push(() => hosts.remove());
     let files = 0;
     let sockets = 0;
@@ -117,7 +130,7 @@ export async function startWorld(options: {
             name,
             // With a trailing slash, as go-autorest names authorities.
             activeDirectoryEndpoint: `${entra.authorityHost}/`,
-            keyVaultEndpoint: 'https://vault.test/',
+            keyVaultEndpoint: `https://${double.dnsSuffix}/`,
             keyVaultDNSSuffix: double.dnsSuffixWithPort,
             resourceManagerEndpoint: 'https://management.invalid/',
           }),

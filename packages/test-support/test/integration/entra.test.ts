@@ -1,10 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lookup } from 'node:dns/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClientSecretCredential, ManagedIdentityCredential } from '@azure/identity';
 import { expect } from 'chai';
-import { startTokenEndpoint, type TokenEndpoint } from '../../src/entra.js';
-import { createTestPki, issueLocalhostServing } from '../../src/pki.js';
+import { INSTANCE_DISCOVERY_HOST, startTokenEndpoint, type TokenEndpoint } from '../../src/entra.js';
+import { createTestPki, issueInstanceDiscoveryServing, issueLocalhostServing } from '../../src/pki.js';
 import { trustCertificateAuthority } from '../../src/trust.js';
 
 describe('Entra token endpoint (test infrastructure) with the real @azure/identity', function () {
@@ -39,6 +40,67 @@ describe('Entra token endpoint (test infrastructure) with the real @azure/identi
       grant: 'client-secret',
     });
     expect(token.expiresOnTimestamp).to.be.greaterThan(Date.now());
+  });
+
+  // MSAL Go (upstream's provider) sends "<resource>/.default openid offline_access profile"; Entra ignores the
+  // OIDC scopes in a client-credentials grant, and so must the audience.
+  it('takes the audience from the resource scope and ignores the OIDC scopes MSAL Go adds', async () => {
+    const response = await fetch(`${endpoint.authorityHost}/tenant-a/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: 'app-1',
+        client_secret: 'right-secret',
+        scope: 'https://vault.azure.net/.default openid offline_access profile',
+      }),
+    });
+    expect(response.status).to.equal(200);
+    const { access_token: token } = (await response.json()) as { access_token: string };
+    expect(endpoint.decodeAccessToken(token)).to.deep.include({ aud: 'https://vault.azure.net' });
+  });
+
+  it('answers instance discovery for its own authority, and an unknown instance otherwise', async () => {
+    const discover = (authorization: string) =>
+      fetch(
+        `${endpoint.authorityHost}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(authorization)}`,
+      );
+    const known = await discover(`${endpoint.authorityHost}/tenant-a/oauth2/v2.0/authorize`);
+    expect(known.status).to.equal(200);
+    const host = new URL(endpoint.authorityHost).host;
+    expect(await known.json()).to.deep.include({
+      tenant_discovery_endpoint: `${endpoint.authorityHost}/tenant-a/v2.0/.well-known/openid-configuration`,
+      metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
+    });
+    const unknown = await discover('https://elsewhere.example/tenant-a/oauth2/v2.0/authorize');
+    expect(unknown.status).to.equal(400);
+    expect(await unknown.json()).to.deep.include({ error: 'invalid_instance' });
+  });
+
+  it('serves instance discovery as login.microsoftonline.com on port 443 when asked', async function () {
+    if (process.getuid?.() !== 0) this.skip(); // port 443 and /etc/hosts need root
+    await mkdir(join(dir, 'discovery'));
+    const pki = await createTestPki(join(dir, 'discovery'));
+    const withDiscovery = await startTokenEndpoint({
+      ...(await issueLocalhostServing(pki, 'sts')),
+      instanceDiscoveryServing: await issueInstanceDiscoveryServing(pki, 'login'),
+    });
+    try {
+      trustCertificateAuthority(pki.caCertPath);
+      const { address } = await lookup(INSTANCE_DISCOVERY_HOST, { family: 4 });
+      expect(address).to.equal(withDiscovery.instanceDiscoveryAddress);
+      const response = await fetch(
+        `https://${INSTANCE_DISCOVERY_HOST}/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(`${withDiscovery.authorityHost}/t/oauth2/v2.0/authorize`)}`,
+      );
+      expect(response.status).to.equal(200);
+      expect(await response.json()).to.have.property(
+        'tenant_discovery_endpoint',
+        `${withDiscovery.authorityHost}/t/v2.0/.well-known/openid-configuration`,
+      );
+    } finally {
+      await withDiscovery.stop();
+    }
+    expect(await readFile('/etc/hosts', 'utf8')).not.to.include(INSTANCE_DISCOVERY_HOST);
   });
 
   it('refuses a wrong secret with the AADSTS error the SDK surfaces', async () => {

@@ -64,7 +64,7 @@ describe('the driver with the Azure Key Vault provider: mounting a secret with e
         appid: 'sp-app',
         grant: 'client-secret',
         tid: TENANT_ID,
-        aud: 'https://vault.test',
+        aud: azure().keyVault.resource,
       });
     }
   });

@@ -2,8 +2,8 @@
  * The Azure end-to-end world on top of the driver fixture (../support.ts): the Azure Key Vault provider as a
  * real separate process (`packages/provider-azure/src/main.ts`) on `<providers dir>/azure.sock`, an Entra ID
  * stand-in that verifies workload-identity assertions against the test API server's service-account key and
- * serves managed identities through its IMDS route, and the Key Vault double on `https://<vault>.vault.test:<port>`
- * (the vault's host mapped to 127.0.0.1 in /etc/hosts). SecretProviderClasses reach both stand-ins through a
+ * serves managed identities through its IMDS route, and the Key Vault double on `https://<vault>.<random>.vault.test`
+ * (port 443 of a loopback address of its own, mapped in /etc/hosts). SecretProviderClasses reach both stand-ins through a
  * custom cloud: `cloudName: AzureStackCloud` and a `cloudEnvFileName` JSON file.
  *
  * `useAzureWorld` registers the mocha hooks: this world's stop (provider process, servers, hosts block) and the
