@@ -49,6 +49,21 @@ function messagePrefix(details: string): string {
   );
 }
 
+/**
+ * The lines of a Key Vault error that users search for, as Go's azcore writes them: the request
+ * (`GET https://<vault>/<kind>/<name>/…`), `RESPONSE <status>: <text>` and `ERROR CODE: <code>`. Empty when the
+ * error did not come from a Key Vault read.
+ */
+export function keyVaultLines(details: string): string[] {
+  // Only an answer of Key Vault itself (a GET of an object); Entra ID errors differ by SDK (docs/compatibility.md).
+  if (!/(^|\s)GET https:\/\//.test(details)) return [];
+  return details
+    .split('\n')
+    .map((line) => line.replace(/^.*?((?:GET|POST|PUT) https:\/\/)/, '$1').trim())
+    .filter((line) => /^(GET|POST|PUT) https:\/\/|^RESPONSE \d{3}: |^ERROR CODE/.test(line))
+    .map((line) => line.replace(/\?.*$/, ''));
+}
+
 /** The differences between two Mount outcomes, in words; [] when they are the same. */
 export function compare(ours: Outcome, upstream: Outcome): string[] {
   if (!ours.ok || !upstream.ok) {
@@ -65,6 +80,10 @@ export function compare(ours: Outcome, upstream: Outcome): string[] {
     }
     const [a, b] = [messagePrefix(ours.details), messagePrefix(upstream.details)];
     if (a !== b) differences.push(`message prefix: ours "${a}", upstream "${b}"`);
+    const [kvOurs, kvUpstream] = [keyVaultLines(ours.details), keyVaultLines(upstream.details)];
+    if (kvOurs.join('|') !== kvUpstream.join('|')) {
+      differences.push(`Key Vault lines: ours "${kvOurs.join(' | ')}", upstream "${kvUpstream.join(' | ')}"`);
+    }
     return differences;
   }
   const differences: string[] = [];
@@ -123,8 +142,14 @@ describe('interop: the same Mount requests to our Azure provider and to upstream
   let ec: EcCertificate;
   /** Versions of the seeded objects, oldest first. */
   const versions: Record<string, string[]> = {};
-  const results: { name: string; same: boolean; differences: string[]; ours: string; upstream: string }[] =
-    [];
+  const results: {
+    name: string;
+    same: boolean;
+    differences: string[];
+    ours: string;
+    upstream: string;
+    keyVaultLines: string[];
+  }[] = [];
 
   before(async function () {
     this.timeout(120_000);
@@ -430,6 +455,7 @@ describe('interop: the same Mount requests to our Azure provider and to upstream
           differences,
           ours: summary(ours),
           upstream: summary(upstream),
+          keyVaultLines: ours.ok ? [] : keyVaultLines(ours.details),
         });
         expect(differences, `ours: ${summary(ours)}\nupstream: ${summary(upstream)}`).to.deep.equal(
           expected(c),
@@ -440,6 +466,13 @@ describe('interop: the same Mount requests to our Azure provider and to upstream
       }
     });
   }
+
+  it('compared the Key Vault lines users search for on both sides (status and error code)', () => {
+    const missing = results.find((r) => r.name === 'error: missing secret');
+    expect(missing?.keyVaultLines).to.have.lengthOf(3);
+    expect(missing?.keyVaultLines[1]).to.equal('RESPONSE 404: 404 Not Found');
+    expect(missing?.keyVaultLines[2]).to.equal('ERROR CODE: SecretNotFound');
+  });
 
   it('used the tenant of the class for every token (both providers authenticated)', () => {
     const tokens = interop().entra.requests.filter((r) => r.clientId === CLIENT_ID && r.status === 200);
