@@ -648,7 +648,7 @@ describe('the Azure provider against the Key Vault double, driven as the driver 
     expect(outcome.details).to.match(
       new RegExp(
         '^failed to mount objects, error: failed to get objectType:secret, objectName:nope, objectVersion:: ' +
-          `GET https://kv1\\.vault\\.test(:\\d+)?/secrets/nope/\\n${rule}\\n` +
+          `GET https://kv1\\.${kv.dnsSuffix.replaceAll('.', '\\.')}/secrets/nope/\\n${rule}\\n` +
           `RESPONSE 404: 404 Not Found\\nERROR CODE: SecretNotFound\\n${rule}\\n`,
       ),
     );
