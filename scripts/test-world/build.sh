@@ -8,7 +8,8 @@
 #   etcd                                               go.etcd.io/etcd/server/v3 (etcd/go.mod)
 #   csi-sanity                                         github.com/kubernetes-csi/csi-test/v5
 #   lowkey-vault                                       Lowkey Vault jar from Maven Central
-# Groups: "default" (kube-apiserver kube-controller-manager kubelet etcd csi-sanity),
+#   helm                                               helm.sh/helm/v4/cmd/helm (go install)
+# Groups: "default" (kube-apiserver kube-controller-manager kubelet etcd csi-sanity helm),
 #         "all" (every component).
 #
 # Options:
@@ -38,8 +39,8 @@ source "$HERE/versions.env"
 
 CACHE="${SSCSI_TEST_WORLD_CACHE:-$HOME/.cache/secrets-store-csi/test-world}"
 
-ALL_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity lowkey-vault)
-DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity)
+ALL_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity lowkey-vault helm)
+DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity helm)
 
 log() { printf '[test-world] %s\n' "$*" >&2; }
 die() { printf '[test-world] error: %s\n' "$*" >&2; exit 1; }
@@ -173,6 +174,7 @@ short_hash() { cat "$@" | sha256sum | cut -c1-12; }
 kube_dir() { printf '%s/kube/%s_%s_%s\n' "$CACHE" "$KUBE_VERSION" "$GO_VERSION" "$(short_hash "$HERE/kube/go.mod" "$HERE/kube/go.sum")"; }
 etcd_dir() { printf '%s/etcd/%s_%s_%s\n' "$CACHE" "$ETCD_VERSION" "$GO_VERSION" "$(short_hash "$HERE/etcd/go.mod" "$HERE/etcd/go.sum")"; }
 csi_dir() { printf '%s/csi-sanity/%s_%s\n' "$CACHE" "$CSI_TEST_VERSION" "$GO_VERSION"; }
+helm_dir() { printf '%s/helm/%s_%s\n' "$CACHE" "$HELM_VERSION" "$GO_VERSION"; }
 lowkey_dir() { printf '%s/lowkey-vault/%s\n' "$CACHE" "$LOWKEY_VAULT_VERSION"; }
 lowkey_jar() { printf '%s/%s-%s.jar\n' "$(lowkey_dir)" "$LOWKEY_VAULT_ARTIFACT" "$LOWKEY_VAULT_VERSION"; }
 
@@ -182,6 +184,7 @@ artifact_path() {
     etcd) printf '%s/bin/etcd\n' "$(etcd_dir)" ;;
     csi-sanity) printf '%s/bin/csi-sanity\n' "$(csi_dir)" ;;
     lowkey-vault) lowkey_jar ;;
+    helm) printf '%s/bin/helm\n' "$(helm_dir)" ;;
   esac
 }
 
@@ -273,6 +276,20 @@ build_csi_sanity() {
   install_artifact "$tmp/bin/csi-sanity" "$out"
 }
 
+build_helm() {
+  local out tmp pkg=helm.sh/helm/v4/internal/version
+  out="$(artifact_path helm)"
+  new_tmp
+  tmp="$TMP"
+  log "helm: installing helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+  # The version variables are what upstream's Makefile sets; `helm version` then
+  # reports the pin instead of "unreleased".
+  (cd "$tmp" && GOBIN="$tmp/bin" CGO_ENABLED=0 GOFLAGS='' go install -trimpath \
+    -ldflags "-s -w -X $pkg.version=$HELM_VERSION -X $pkg.metadata= -X $pkg.gitTreeState=archive" \
+    "helm.sh/helm/v4/cmd/helm@$HELM_VERSION")
+  install_artifact "$tmp/bin/helm" "$out"
+}
+
 fetch_lowkey_vault() {
   local out tmp coords mvnlog
   out="$(artifact_path lowkey-vault)"
@@ -314,6 +331,7 @@ write_manifest() {
     printf '    "etcd": %s,\n' "$(json_str "$ETCD_VERSION")"
     printf '    "csiTest": %s,\n' "$(json_str "$CSI_TEST_VERSION")"
     printf '    "lowkeyVault": %s,\n' "$(json_str "$LOWKEY_VAULT_VERSION")"
+    printf '    "helm": %s,\n' "$(json_str "$HELM_VERSION")"
     printf '    "go": %s\n' "$(json_str "$GO_VERSION")"
     printf '  },\n'
     printf '  "artifacts": {'
@@ -373,7 +391,7 @@ if ! flock -n 9; then
 fi
 
 log "cache: $CACHE"
-log "pins: kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, csi-test $CSI_TEST_VERSION, lowkey-vault $LOWKEY_VAULT_VERSION; $GO_VERSION"
+log "pins: kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, csi-test $CSI_TEST_VERSION, lowkey-vault $LOWKEY_VAULT_VERSION, helm $HELM_VERSION; $GO_VERSION"
 total_start=$SECONDS
 for c in "${ALL_COMPONENTS[@]}"; do # fixed order, whatever the argument order
   wants "$c" || continue
@@ -387,6 +405,7 @@ for c in "${ALL_COMPONENTS[@]}"; do # fixed order, whatever the argument order
     etcd) timed etcd build_etcd ;;
     csi-sanity) timed csi-sanity build_csi_sanity ;;
     lowkey-vault) timed lowkey-vault fetch_lowkey_vault ;;
+    helm) timed helm build_helm ;;
   esac
 done
 
