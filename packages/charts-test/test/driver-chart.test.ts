@@ -11,6 +11,7 @@ import {
   get,
   helm,
   kinds,
+  parseObjects,
   podSpec,
   podTemplateMetadata,
   render,
@@ -135,6 +136,36 @@ describe('driver chart', () => {
         'secretproviderclasspodstatuses.secrets-store.csi.x-k8s.io',
       ]);
     });
+  });
+
+  it('linux.crds.image turns on the hook Job that re-applies the chart CRDs before install and upgrade', async () => {
+    const objects = await render(DRIVER_CHART, {
+      set: ['linux.crds.image.repository=registry.k8s.io/kubectl', 'linux.crds.image.tag=v1.37.1'],
+    });
+    const job = get(objects, 'Job', 'secrets-store-csi-driver-upgrade-crds');
+    expect(job.metadata.annotations).to.include({ 'helm.sh/hook': 'pre-install,pre-upgrade' });
+    const jobContainer = container(job, 'crds-upgrade');
+    expect(jobContainer.image).to.equal('registry.k8s.io/kubectl:v1.37.1');
+    expect(jobContainer.args).to.deep.equal(['apply', '--server-side', '--force-conflicts', '-f', '/crds/']);
+    const configMap = get(objects, 'ConfigMap', 'csi-secrets-store-csi-driver-upgrade-crds');
+    const applied = Object.values(configMap.data as Record<string, string>)
+      .flatMap(parseObjects)
+      .map((crd) => crd.metadata.name);
+    const shipped = (await render(DRIVER_CHART, { includeCrds: true }))
+      .filter((o) => o.kind === 'CustomResourceDefinition')
+      .map((crd) => crd.metadata.name);
+    expect(applied.sort()).to.deep.equal(shipped.sort());
+    const role = get(objects, 'ClusterRole', 'csi-secrets-store-csi-driver-upgrade-crds');
+    expect(role.rules).to.deep.equal([
+      {
+        apiGroups: ['apiextensions.k8s.io'],
+        resources: ['customresourcedefinitions'],
+        verbs: ['get', 'create', 'update', 'patch'],
+      },
+    ]);
+    expect(find(await render(DRIVER_CHART), 'Job', 'secrets-store-csi-driver-upgrade-crds')).to.equal(
+      undefined,
+    );
   });
 
   it('linux.kubeletRootDir moves every kubelet path and leaves no /var/lib/kubelet anywhere', async () => {

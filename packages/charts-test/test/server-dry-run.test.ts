@@ -27,6 +27,8 @@ const combinations: readonly [string, string, RenderOptions][] = [
         'linux.priorityClassName=system-node-critical',
         'linux.env[0].name=A',
         'linux.env[0].value=b',
+        'linux.crds.image.repository=registry.k8s.io/kubectl',
+        'linux.crds.image.tag=v1.37.1',
         'linux.image.digest=sha256:0000000000000000000000000000000000000000000000000000000000000000',
       ],
     },
