@@ -17,6 +17,8 @@ pnpm run format:check
 # and image tools come from Debian's packages.
 bash scripts/node-packages.sh
 bash scripts/test-world/build.sh
+# The driver's and providers' container images, from Debian packages and the npm registry (no Docker).
+bash scripts/images.sh
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
