@@ -149,6 +149,9 @@ app_files() { # app_files PACKAGE DEST
   find "$dest" \( -name '*.d.ts' -o -name '*.d.ts.map' -o -name '*.js.map' -o -name '*.md' -o -name '*.markdown' \
     -o -name 'tsconfig*.json' -o -name '*.tsbuildinfo' \) -type f -delete
   rm -rf "$dest/src" "$dest/test" "$dest/bench" "$dest/demo"
+  # pnpm's command shims and install record name the temporary directory (and nothing runs them).
+  find "$dest/node_modules" -type d -name .bin -prune -exec rm -rf {} +
+  rm -f "$dest/node_modules/.modules.yaml"
 }
 
 # Files newer than SOURCE_DATE_EPOCH get it as their time, so the same commit gives the same layers.
