@@ -2,8 +2,11 @@
  * The driver chart: each value of upstream's chart (1.6.0) changes what it says, and nothing else. Every test
  * renders with `helm template` and asserts on the parsed objects.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import {
+  CHARTS_SOURCE,
   DRIVER_CHART,
   container,
   expandedArgs,
@@ -21,6 +24,7 @@ import {
 } from './helm.js';
 
 const DS = 'csi-secrets-store-csi-driver';
+const DEPLOY_CRDS = join(CHARTS_SOURCE, '..', 'crds');
 
 function driverArgs(objects: readonly KubeObject[], name = DS): string[] {
   return expandedArgs(container(get(objects, 'DaemonSet', name), 'secrets-store'));
@@ -166,6 +170,13 @@ describe('driver chart', () => {
     expect(find(await render(DRIVER_CHART), 'Job', 'secrets-store-csi-driver-upgrade-crds')).to.equal(
       undefined,
     );
+  });
+
+  it('ships the same CRDs as deploy/crds', async () => {
+    for (const file of await readdir(DEPLOY_CRDS)) {
+      const chartCopy = await readFile(join(CHARTS_SOURCE, DRIVER_CHART, 'crds', file), 'utf8');
+      expect(chartCopy, file).to.equal(await readFile(join(DEPLOY_CRDS, file), 'utf8'));
+    }
   });
 
   it('linux.kubeletRootDir moves every kubelet path and leaves no /var/lib/kubelet anywhere', async () => {

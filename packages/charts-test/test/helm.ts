@@ -55,6 +55,24 @@ export async function removeScratch(): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
+/** helm's homes in the scratch directory, and HELM naming the binary (for scripts). */
+export async function helmEnvironment(): Promise<NodeJS.ProcessEnv> {
+  const dir = await scratchDir();
+  return {
+    PATH: process.env.PATH,
+    HOME: dir,
+    HELM: await helmBinary(),
+    HELM_CONFIG_HOME: join(dir, 'helm-config'),
+    HELM_CACHE_HOME: join(dir, 'helm-cache'),
+    HELM_DATA_HOME: join(dir, 'helm-data'),
+  };
+}
+
+/** The test world's helm, or the binary SSCSI_HELM names. */
+export async function helmBinary(): Promise<string> {
+  return process.env.SSCSI_HELM ?? (await artifact('helm'));
+}
+
 /**
  * Runs helm with homes of its own (nothing of the machine's helm configuration leaks in): the test world's
  * helm, or the binary SSCSI_HELM names.
@@ -63,19 +81,11 @@ export async function helm(
   args: readonly string[],
   options: { env?: NodeJS.ProcessEnv } = {},
 ): Promise<HelmResult> {
-  const dir = await scratchDir();
-  const bin = process.env.SSCSI_HELM ?? (await artifact('helm'));
+  const bin = await helmBinary();
   try {
     const { stdout, stderr } = await run(bin, [...args], {
       maxBuffer: 64 * 1024 * 1024,
-      env: {
-        PATH: process.env.PATH,
-        HOME: dir,
-        HELM_CONFIG_HOME: join(dir, 'helm-config'),
-        HELM_CACHE_HOME: join(dir, 'helm-cache'),
-        HELM_DATA_HOME: join(dir, 'helm-data'),
-        ...options.env,
-      },
+      env: { ...(await helmEnvironment()), ...options.env },
     });
     return { stdout, stderr };
   } catch (error) {

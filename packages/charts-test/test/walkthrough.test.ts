@@ -4,10 +4,13 @@
  * `helm upgrade` and `helm uninstall`. Pods need not run here (the test world has no node; the end-to-end
  * suite runs them); what helm creates, changes and removes is read back from the API server.
  */
+import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import {
   ApiextensionsV1Api,
@@ -17,7 +20,10 @@ import {
   type V1DaemonSet,
 } from '@kubernetes/client-node';
 import { sharedTestWorld, type TestWorld } from '@secrets-store-csi/test-support';
-import { AZURE_CHART, CHARTS, DIRECTORY_CHART, DRIVER_CHART, chartPath, helm, scratchDir } from './helm.js';
+import { AZURE_CHART, DIRECTORY_CHART, DRIVER_CHART, helm, helmEnvironment, scratchDir } from './helm.js';
+
+const run = promisify(execFile);
+const CHART_REPO_SCRIPT = fileURLToPath(new URL('../../../scripts/chart-repo.sh', import.meta.url));
 
 const REPO = 'csi-secrets-store-provider-azure';
 
@@ -59,10 +65,10 @@ describe('the walkthrough: helm repo add, helm install, upgrade and uninstall ag
     kubeconfig = world.kube.adminKubeconfigPath;
     const repoDir = join(await scratchDir(), 'repo');
     await mkdir(repoDir, { recursive: true });
-    for (const chart of CHARTS) await helm(['package', await chartPath(chart), '--destination', repoDir]);
     const served = await serveFolder(repoDir);
     server = served.server;
-    await helm(['repo', 'index', repoDir, '--url', served.url]);
+    // The documented way to make the repository: helm package + helm repo index, by scripts/chart-repo.sh.
+    await run('bash', [CHART_REPO_SCRIPT, '--url', served.url, repoDir], { env: await helmEnvironment() });
     await helm(['repo', 'add', REPO, served.url]);
   });
 
