@@ -25,7 +25,7 @@ const present = (path: string): Promise<boolean> =>
 
 describe('images built by scripts/images.sh, in a real containerd', function () {
   this.timeout(180_000);
-  let dir: string;
+  let dir: string | undefined;
   let containerd: Containerd | undefined;
 
   before(async function () {
@@ -46,7 +46,7 @@ describe('images built by scripts/images.sh, in a real containerd', function () 
   });
 
   const ctr = async (args: readonly string[]): Promise<string> => {
-    const address = join(dir, 'containerd.sock');
+    const address = join(dir!, 'containerd.sock');
     const { stdout } = await run('ctr', ['--address', address, '--namespace', 'k8s.io', ...args], {
       maxBuffer: 16 * 1024 * 1024,
     });

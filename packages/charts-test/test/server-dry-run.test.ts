@@ -80,7 +80,7 @@ describe('server-side dry-run against the real API server', function () {
       expect(objects.length).to.be.greaterThan(2);
       for (const object of objects) {
         try {
-          await client.create(object as KubernetesObject, undefined, 'All');
+          await client.create(object, undefined, 'All');
         } catch (error) {
           throw new Error(`${object.kind}/${object.metadata.name} refused: ${(error as Error).message}`);
         }

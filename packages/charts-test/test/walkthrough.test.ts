@@ -73,7 +73,13 @@ describe('the walkthrough: helm repo add, helm install, upgrade and uninstall ag
   });
 
   after(async () => {
-    await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+    await new Promise<void>((resolve) => {
+      if (server === undefined) resolve();
+      else
+        server.close(() => {
+          resolve();
+        });
+    });
   });
 
   it('the repository lists the three charts', async () => {
