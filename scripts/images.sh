@@ -5,7 +5,9 @@
 #
 #   bash scripts/images.sh [--out DIR] [IMAGE...]
 #
-# Images: driver, provider-azure, provider-directory (default: all three).
+# Images: driver, provider-azure, provider-directory (default: these three), and test-sidecars (test
+# infrastructure: the end-to-end suite's node-driver-registrar and livenessprobe stand-in, from
+# packages/test-support).
 # Output: DIR/<image>.oci.tar (default DIR: dist/images), an OCI layout archive per image whose reference is
 # secrets-store-csi/<image>:<version>; import into containerd with
 #   ctr -n k8s.io images import --base-name docker.io/secrets-store-csi/<image> DIR/<image>.oci.tar
@@ -43,7 +45,7 @@ while (($#)); do
       sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
       exit 0
       ;;
-    driver | provider-azure | provider-directory) IMAGES+=("$1") ;;
+    driver | provider-azure | provider-directory | test-sidecars) IMAGES+=("$1") ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
   shift
@@ -139,10 +141,18 @@ node_binary() {
   printf '%s\n' "$dir/node"
 }
 
+package_of() {
+  case "$1" in
+    test-sidecars) echo "@secrets-store-csi/test-support" ;;
+    *) echo "@secrets-store-csi/$1" ;;
+  esac
+}
+
 # The app's files: the compiled package and its production dependencies, in DEST (becomes /app).
 # One function, so switching to a bundle is a change here only.
-app_files() { # app_files PACKAGE DEST
-  local package="@secrets-store-csi/$1" dest="$2"
+app_files() { # app_files IMAGE DEST
+  local package dest="$2"
+  package="$(package_of "$1")"
   pnpm exec turbo run build --filter="$package..." --output-logs=errors-only >&2
   pnpm --filter="$package" deploy --prod --legacy "$dest" >&2
   # What the process never reads at run time.
@@ -168,6 +178,7 @@ entrypoint_of() {
     driver) echo "/app/dist/main.js" ;;
     provider-azure) echo "/app/dist/main.js" ;;
     provider-directory) echo "/app/dist/main.js" ;;
+    test-sidecars) echo "/app/dist/node/sidecar-standin.js" ;;
   esac
 }
 
@@ -192,12 +203,13 @@ build_image() { # build_image NAME
   chown -R 0:0 "$WORK/$name/app"
   chmod -R u=rwX,go=rX "$WORK/$name/app"
   mv "$WORK/$name/app" "$rootfs/app"
-  repack "$layout" "$bundle" "@secrets-store-csi/$name $VERSION, production dependencies"
+  repack "$layout" "$bundle" "$(package_of "$name") $VERSION, production dependencies"
 
-  # The driver mounts tmpfs volumes and must be root; the providers default to an unprivileged user (the
-  # charts run them as root only to create their socket in the root-owned providers directory).
+  # The driver mounts tmpfs volumes and must be root (so must the sidecars, whose sockets live in kubelet's
+  # root-owned directories); the providers default to an unprivileged user (the charts run them as root only
+  # to create their socket in the root-owned providers directory).
   user=65532:65532
-  [[ "$name" == driver ]] && user=0:0
+  [[ "$name" == driver || "$name" == test-sidecars ]] && user=0:0
   umoci config --image "$layout:$VERSION" --no-history \
     --created="$CREATED" --author="secrets-store-csi" \
     --config.user="$user" --config.workingdir=/app \
@@ -220,8 +232,16 @@ build_image() { # build_image NAME
 # runtime needed), and the driver's image has a working `mount`.
 smoke_test() { # smoke_test NAME
   local name="$1" bundle="$WORK/$1/check" version user=65532:65532
-  [[ "$name" == driver ]] && user=0:0
+  [[ "$name" == driver || "$name" == test-sidecars ]] && user=0:0
   umoci unpack --image "$WORK/$name/layout:$VERSION" "$bundle" >/dev/null
+  if [[ "$name" == test-sidecars ]]; then
+    # It serves until SIGTERM; loading its modules is the check.
+    env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin chroot "$bundle/rootfs" /usr/local/bin/node \
+      --input-type=module -e "await import('$(entrypoint_of "$name")'.replace('sidecar-standin', 'plugin-registrar'))" ||
+      die "$name: the image's modules do not load"
+    rm -rf "$bundle"
+    return
+  fi
   version="$(env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin chroot --userspec="$user" "$bundle/rootfs" \
     /usr/local/bin/node "$(entrypoint_of "$name")" --version)" ||
     die "$name: the image's entrypoint does not run"

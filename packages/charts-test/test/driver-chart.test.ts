@@ -386,6 +386,14 @@ describe('driver chart', () => {
       .exist;
   });
 
+  it('linux.hostNetwork (ours) puts the driver pod in the node network, off by default', async () => {
+    const spec = podSpec(
+      get(await render(DRIVER_CHART, { set: ['linux.hostNetwork=true'] }), 'DaemonSet', DS),
+    );
+    expect(spec).to.include({ hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' });
+    expect(podSpec(get(await render(DRIVER_CHART), 'DaemonSet', DS))).not.to.have.property('hostNetwork');
+  });
+
   it('rbac.install=false leaves the service account and roles to the user', async () => {
     const objects = await render(DRIVER_CHART, { set: ['rbac.install=false'] });
     expect(objects.filter((o) => o.kind.includes('Role') || o.kind === 'ServiceAccount')).to.deep.equal([]);

@@ -298,6 +298,9 @@ describe('directory provider chart', () => {
     ]);
     const hostPaths = (podSpec(ds).volumes ?? []).map((v) => v.hostPath?.path);
     expect(hostPaths).to.deep.equal(['/run/p', '/srv/secrets']);
+    expect(podSpec(ds)).not.to.have.property('hostNetwork');
+    const onHost = await render(DIRECTORY_CHART, { set: ['linux.hostNetwork=true'] });
+    expect(podSpec(get(onHost, 'DaemonSet', DIRECTORY_DS)).hostNetwork).to.equal(true);
   });
 
   it('helm lint passes', async () => {
