@@ -108,9 +108,7 @@ async function removeUnmanagedDriverObjects(world: TestWorld): Promise<void> {
   ];
   for (const object of objects) {
     const current = await api.read(object as never).catch(() => undefined);
-    const managedBy = current?.metadata?.labels?.[
-      'app.kubernetes.io/managed-by'
-    ];
+    const managedBy = current?.metadata?.labels?.['app.kubernetes.io/managed-by'];
     if (current !== undefined && managedBy !== 'Helm') await api.delete(object);
   }
 }
