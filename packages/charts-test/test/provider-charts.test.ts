@@ -179,10 +179,13 @@ describe('Azure provider chart', () => {
         'linux.podAnnotations.note=x',
         'imagePullSecrets[0].name=regcred',
         'linux.extraArgs[0]=--object-cache-ttl=30s',
+        'linux.env[0].name=HTTPS_PROXY',
+        'linux.env[0].value=http://proxy:3128',
       ],
     });
     const ds = get(objects, 'DaemonSet', AZURE_DS);
     const provider = container(ds, 'provider-azure-installer');
+    expect(provider.env).to.deep.equal([{ name: 'HTTPS_PROXY', value: 'http://proxy:3128' }]);
     expect(provider.image).to.equal('local/azure:dev');
     expect((provider.resources as { limits: Record<string, string> }).limits.memory).to.equal('256Mi');
     expect(provider.securityContext)

@@ -36,14 +36,17 @@ import {
   mountsBelow,
   sharedTestWorld,
   startContainerd,
+  startKeyVaultCloud,
   startKubeletNode,
   unmountBelow,
   waitUntil,
   type Containerd,
+  type KeyVaultCloud,
   type KubeletNode,
   type TestWorld,
 } from '@secrets-store-csi/test-support';
 import { expect } from 'chai';
+import { customCloudParameters } from '../integration/azure/world.js';
 import { DRIVER_NAME, inlineCsiVolume, objectsParameter } from '../integration/support.js';
 
 const run = promisify(execFile);
@@ -54,6 +57,8 @@ const NODE_NAME = 'helm-node';
 const BUSYBOX = 'docker.io/local/busybox:latest';
 const REPO = 'csi-secrets-store-provider-azure';
 const NAMESPACE = 'helm-e2e';
+const VAULT = 'kv-helm';
+const TENANT_ID = 'tenant-helm';
 
 const exists = (path: string): Promise<boolean> =>
   stat(path).then(
@@ -119,6 +124,7 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
   let dir: string | undefined;
   let containerd: Containerd | undefined;
   let kubelet: KubeletNode | undefined;
+  let cloud: KeyVaultCloud | undefined;
   let server: Server | undefined;
   let binder: ReturnType<typeof setInterval> | undefined;
   let helmEnv: NodeJS.ProcessEnv;
@@ -196,6 +202,14 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
     }, 500);
     await core.createNamespace({ body: { metadata: { name: NAMESPACE } } }).catch(() => undefined);
     await removeUnmanagedDriverObjects(world);
+    // Key Vault behind a custom cloud whose authority is the test world's Entra ID (as in ./cluster.ts).
+    cloud = await startKeyVaultCloud({
+      dir,
+      name: 'helm',
+      pki: world.pki,
+      entra: world.entra,
+      vaults: [{ name: VAULT, tenantId: TENANT_ID }],
+    });
 
     helmEnv = {
       PATH: process.env.PATH,
@@ -232,6 +246,7 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
     );
     await kubelet?.stop();
     await containerd?.stop();
+    await cloud?.stop();
     if (dir !== undefined) {
       await unmountBelow(dir);
       await run('umount', [paths.root]).catch(() => undefined);
@@ -286,6 +301,19 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
       `linux.healthzPort=${String(await freePort())}`,
       '--set',
       `metricsAddr=${String(await freePort())}`,
+      // The stand-ins' test CA, and the custom cloud's environment file, from the node.
+      '--set-json',
+      `linux.env=${JSON.stringify([{ name: 'NODE_EXTRA_CA_CERTS', value: world.pki.caCertPath }])}`,
+      '--set-json',
+      `linux.volumes=${JSON.stringify([
+        { name: 'test-ca', hostPath: { path: world.pki.caCertPath, type: 'File' } },
+        { name: 'cloud-env', hostPath: { path: cloud!.cloudEnvFile, type: 'File' } },
+      ])}`,
+      '--set-json',
+      `linux.volumeMounts=${JSON.stringify([
+        { name: 'test-ca', mountPath: world.pki.caCertPath, readOnly: true },
+        { name: 'cloud-env', mountPath: cloud!.cloudEnvFile, readOnly: true },
+      ])}`,
     ]);
     await helm([
       'install',
@@ -437,6 +465,92 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
       intervalMs: 1000,
       process: kubelet!.process,
     });
+  });
+
+  it('Key Vault secrets mount through the Azure provider pod: service principal and workload identity', async () => {
+    world.entra.addServicePrincipal({
+      tenantId: TENANT_ID,
+      clientId: 'helm-sp',
+      clientSecret: 'helm-sp-secret',
+    });
+    cloud!.keyVault.setSecret(VAULT, 'db-password', 'p@ss-from-key-vault');
+    await core.createNamespacedSecret({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name: 'sp-creds', labels: { 'secrets-store.csi.k8s.io/used': 'true' } },
+        type: 'Opaque',
+        stringData: { clientid: 'helm-sp', clientsecret: 'helm-sp-secret' },
+      },
+    });
+    await core.createNamespacedServiceAccount({
+      namespace: NAMESPACE,
+      body: { metadata: { name: 'workload' } },
+    });
+    world.entra.addFederatedCredential({
+      tenantId: TENANT_ID,
+      clientId: 'helm-wi',
+      issuer: world.kube.serviceAccountIssuer,
+      subject: `system:serviceaccount:${NAMESPACE}:workload`,
+    });
+    const api = KubernetesObjectApi.makeApiClient(world.kube.kubeConfig);
+    const objects = [{ objectName: 'db-password', objectType: 'secret', objectAlias: 'db' }] as const;
+    for (const [name, extra] of [
+      ['kv-sp', {}],
+      ['kv-wi', { clientID: 'helm-wi' }],
+    ] as const) {
+      await api.create({
+        apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+        kind: 'SecretProviderClass',
+        metadata: { name, namespace: NAMESPACE },
+        spec: {
+          provider: 'azure',
+          parameters: { ...customCloudParameters(VAULT, TENANT_ID, cloud!.cloudEnvFile, objects), ...extra },
+        },
+      } as KubernetesObject);
+    }
+    for (const [pod, spc, account] of [
+      ['sp-app', 'kv-sp', undefined],
+      ['wi-app', 'kv-wi', 'workload'],
+    ] as const) {
+      await core.createNamespacedPod({
+        namespace: NAMESPACE,
+        body: {
+          metadata: { name: pod },
+          spec: {
+            nodeName: NODE_NAME,
+            hostNetwork: true,
+            terminationGracePeriodSeconds: 0,
+            ...(account !== undefined && { serviceAccountName: account }),
+            containers: [
+              {
+                name: 'app',
+                image: BUSYBOX,
+                imagePullPolicy: 'Never',
+                command: ['sleep', '86400'],
+                volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }],
+              },
+            ],
+            volumes: [inlineCsiVolume('secrets', spc, account === undefined ? 'sp-creds' : undefined)],
+          },
+        },
+      });
+    }
+    for (const pod of ['sp-app', 'wi-app']) {
+      await waitUntil(
+        async () =>
+          (await core.readNamespacedPod({ namespace: NAMESPACE, name: pod })).status?.phase === 'Running',
+        { description: `pod ${pod} to run`, timeoutMs: 120_000, intervalMs: 1000, process: kubelet!.process },
+      );
+      const id = await containerd!.containerOf(NAMESPACE, pod, 'app');
+      expect(await containerd!.exec(id!, ['cat', '/mnt/secrets-store/db'])).to.equal('p@ss-from-key-vault');
+      const uid = (await core.readNamespacedPod({ namespace: NAMESPACE, name: pod })).metadata?.uid ?? '?';
+      await core.deleteNamespacedPod({ namespace: NAMESPACE, name: pod, gracePeriodSeconds: 0 });
+      await waitUntil(async () => !(await exists(join(paths.root, 'pods', uid))), {
+        description: `kubelet to tear down ${pod}`,
+        timeoutMs: 120_000,
+        intervalMs: 1000,
+      });
+    }
   });
 
   it('every DaemonSet container stays under its memory limit (peak printed against the limit)', async () => {
