@@ -46,6 +46,7 @@ import {
   type TestWorld,
 } from '@secrets-store-csi/test-support';
 import { expect } from 'chai';
+import { metricSum, parsePrometheusText } from '../helpers.js';
 import { customCloudParameters } from '../integration/azure/world.js';
 import { DRIVER_NAME, inlineCsiVolume, objectsParameter } from '../integration/support.js';
 
@@ -130,6 +131,11 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
   let helmEnv: NodeJS.ProcessEnv;
   let core: CoreV1Api;
   const paths = { root: '', providers: '', secrets: '', repo: '' };
+  const ports = { driverMetrics: 0, azureMetrics: 0 };
+  const metric = async (port: number, name: string): Promise<number> => {
+    const response = await fetch(`http://127.0.0.1:${String(port)}/metrics`);
+    return metricSum(parsePrometheusText(await response.text()), name, {});
+  };
 
   const helm = async (args: readonly string[]): Promise<string> => {
     try {
@@ -256,6 +262,8 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
   });
 
   it('helm install with the walkthrough values runs the driver and provider DaemonSets on the node', async () => {
+    ports.driverMetrics = await freePort();
+    ports.azureMetrics = await freePort();
     const apiPort = new URL(world.kube.server).port;
     await helm([
       'install',
@@ -291,7 +299,7 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
       '--set',
       `secrets-store-csi-driver.livenessProbe.port=${String(await freePort())}`,
       '--set',
-      `secrets-store-csi-driver.linux.metricsAddr=:${String(await freePort())}`,
+      `secrets-store-csi-driver.linux.metricsAddr=:${String(ports.driverMetrics)}`,
       '--set-json',
       `secrets-store-csi-driver.linux.env=${JSON.stringify([
         { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' },
@@ -300,7 +308,7 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
       '--set',
       `linux.healthzPort=${String(await freePort())}`,
       '--set',
-      `metricsAddr=${String(await freePort())}`,
+      `metricsAddr=${String(ports.azureMetrics)}`,
       // The stand-ins' test CA, and the custom cloud's environment file, from the node.
       '--set-json',
       `linux.env=${JSON.stringify([{ name: 'NODE_EXTRA_CA_CERTS', value: world.pki.caCertPath }])}`,
@@ -551,6 +559,75 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
         intervalMs: 1000,
       });
     }
+  });
+
+  it('secretObjects sync a Secret that a container environment variable reads (syncSecret.enabled)', async () => {
+    const api = KubernetesObjectApi.makeApiClient(world.kube.kubeConfig);
+    const objects = [{ objectName: 'db-password', objectType: 'secret' }] as const;
+    await api.create({
+      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+      kind: 'SecretProviderClass',
+      metadata: { name: 'kv-sync', namespace: NAMESPACE },
+      spec: {
+        provider: 'azure',
+        parameters: customCloudParameters(VAULT, TENANT_ID, cloud!.cloudEnvFile, objects),
+        secretObjects: [
+          { secretName: 'synced-db', type: 'Opaque', data: [{ objectName: 'db-password', key: 'password' }] },
+        ],
+      },
+    } as KubernetesObject);
+    await core.createNamespacedPod({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name: 'sync-app' },
+        spec: {
+          nodeName: NODE_NAME,
+          hostNetwork: true,
+          terminationGracePeriodSeconds: 0,
+          containers: [
+            {
+              name: 'app',
+              image: BUSYBOX,
+              imagePullPolicy: 'Never',
+              command: ['sleep', '86400'],
+              env: [
+                { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'synced-db', key: 'password' } } },
+              ],
+              volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }],
+            },
+          ],
+          volumes: [inlineCsiVolume('secrets', 'kv-sync', 'sp-creds')],
+        },
+      },
+    });
+    await waitUntil(
+      async () =>
+        (await core.readNamespacedPod({ namespace: NAMESPACE, name: 'sync-app' })).status?.phase ===
+        'Running',
+      { description: 'pod sync-app to run', timeoutMs: 120_000, intervalMs: 1000, process: kubelet!.process },
+    );
+    const id = await containerd!.containerOf(NAMESPACE, 'sync-app', 'app');
+    expect(await containerd!.exec(id!, ['sh', '-c', 'echo "$DB_PASSWORD"'])).to.equal(
+      'p@ss-from-key-vault\n',
+    );
+    const uid =
+      (await core.readNamespacedPod({ namespace: NAMESPACE, name: 'sync-app' })).metadata?.uid ?? '?';
+    await core.deleteNamespacedPod({ namespace: NAMESPACE, name: 'sync-app', gracePeriodSeconds: 0 });
+    await waitUntil(async () => !(await exists(join(paths.root, 'pods', uid))), {
+      description: 'kubelet to tear down sync-app',
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+    });
+  });
+
+  it("metrics are scraped from the pods' ports with upstream's names", async () => {
+    // Since the upgrade restarted the driver: the Key Vault pods and the synced one, each published and gone.
+    expect(await metric(ports.driverMetrics, 'node_publish_total')).to.be.at.least(3);
+    expect(await metric(ports.driverMetrics, 'node_unpublish_total')).to.be.at.least(3);
+    expect(await metric(ports.driverMetrics, 'node_publish_error_total')).to.equal(0);
+    expect(await metric(ports.driverMetrics, 'sync_k8s_secret_total')).to.be.at.least(1);
+    expect(await metric(ports.azureMetrics, 'keyvault_request_count')).to.be.at.least(1);
+    expect(await metric(ports.azureMetrics, 'grpc_request_count')).to.be.at.least(3);
   });
 
   it('every DaemonSet container stays under its memory limit (peak printed against the limit)', async () => {
