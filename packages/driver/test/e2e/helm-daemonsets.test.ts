@@ -47,7 +47,7 @@ import {
 } from '@secrets-store-csi/test-support';
 import { expect } from 'chai';
 import { metricSum, parsePrometheusText } from '../helpers.js';
-import { customCloudParameters } from '../integration/azure/world.js';
+import { customCloudParameters, type AzureObject } from '../integration/azure/world.js';
 import { DRIVER_NAME, inlineCsiVolume, objectsParameter } from '../integration/support.js';
 
 const run = promisify(execFile);
@@ -132,6 +132,64 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
   let core: CoreV1Api;
   const paths = { root: '', providers: '', secrets: '', repo: '' };
   const ports = { driverMetrics: 0, azureMetrics: 0 };
+  const createAzureClass = async (name: string, objects: readonly AzureObject[]): Promise<void> => {
+    await KubernetesObjectApi.makeApiClient(world.kube.kubeConfig).create({
+      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+      kind: 'SecretProviderClass',
+      metadata: { name, namespace: NAMESPACE },
+      spec: {
+        provider: 'azure',
+        parameters: customCloudParameters(VAULT, TENANT_ID, cloud!.cloudEnvFile, objects),
+      },
+    } as KubernetesObject);
+  };
+  /** A service-principal pod reading `spc` at /mnt/secrets-store; resolves once it runs. */
+  const runApp = async (
+    name: string,
+    spc: string,
+    objects: readonly AzureObject[],
+    options: { createClass?: boolean } = {},
+  ): Promise<void> => {
+    if (options.createClass !== false) await createAzureClass(spc, objects);
+    await core.createNamespacedPod({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name },
+        spec: {
+          nodeName: NODE_NAME,
+          hostNetwork: true,
+          terminationGracePeriodSeconds: 0,
+          containers: [
+            {
+              name: 'app',
+              image: BUSYBOX,
+              imagePullPolicy: 'Never',
+              command: ['sleep', '86400'],
+              volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }],
+            },
+          ],
+          volumes: [inlineCsiVolume('secrets', spc, 'sp-creds')],
+        },
+      },
+    });
+    await waitUntil(
+      async () => (await core.readNamespacedPod({ namespace: NAMESPACE, name })).status?.phase === 'Running',
+      { description: `pod ${name} to run`, timeoutMs: 150_000, intervalMs: 1000, process: kubelet!.process },
+    );
+  };
+  const readApp = async (name: string, file: string): Promise<string> => {
+    const id = await containerd!.containerOf(NAMESPACE, name, 'app');
+    return containerd!.exec(id!, ['cat', `/mnt/secrets-store/${file}`]);
+  };
+  const deleteApp = async (name: string): Promise<void> => {
+    const uid = (await core.readNamespacedPod({ namespace: NAMESPACE, name })).metadata?.uid ?? '?';
+    await core.deleteNamespacedPod({ namespace: NAMESPACE, name, gracePeriodSeconds: 0 });
+    await waitUntil(async () => !(await exists(join(paths.root, 'pods', uid))), {
+      description: `kubelet to tear down ${name}`,
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+    });
+  };
   const metric = async (port: number, name: string): Promise<number> => {
     const response = await fetch(`http://127.0.0.1:${String(port)}/metrics`);
     return metricSum(parsePrometheusText(await response.text()), name, {});
@@ -309,6 +367,9 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
       `linux.healthzPort=${String(await freePort())}`,
       '--set',
       `metricsAddr=${String(ports.azureMetrics)}`,
+      // Below the rotation interval the upgrade sets, so a rotated version is fetched at the next poll.
+      '--set-json',
+      'linux.extraArgs=["--object-cache-ttl=1s"]',
       // The stand-ins' test CA, and the custom cloud's environment file, from the node.
       '--set-json',
       `linux.env=${JSON.stringify([{ name: 'NODE_EXTRA_CA_CERTS', value: world.pki.caCertPath }])}`,
@@ -429,7 +490,7 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
       'kube-system',
       '--reuse-values',
       '--set',
-      'secrets-store-csi-driver.rotationPollInterval=1m',
+      'secrets-store-csi-driver.rotationPollInterval=5s',
     ]);
     const apps = world.kube.kubeConfig.makeApiClient(AppsV1Api);
     await waitUntil(
@@ -445,6 +506,13 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
         );
       },
       { description: 'the upgraded driver pod to be ready', timeoutMs: 180_000, intervalMs: 1000 },
+    );
+    const upgraded = await apps.readNamespacedDaemonSet({
+      namespace: 'kube-system',
+      name: 'secrets-store-csi-driver',
+    });
+    expect(upgraded.spec?.template.spec?.containers.find((c) => c.name === 'secrets-store')?.args).to.include(
+      '--rotation-poll-interval=5s',
     );
     // Serving: one driver pod left, answering CSI Probe on the socket kubelet uses.
     const socket = join(paths.root, 'plugins', 'csi-secrets-store', 'csi.sock');
@@ -628,6 +696,41 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
     expect(await metric(ports.driverMetrics, 'sync_k8s_secret_total')).to.be.at.least(1);
     expect(await metric(ports.azureMetrics, 'keyvault_request_count')).to.be.at.least(1);
     expect(await metric(ports.azureMetrics, 'grpc_request_count')).to.be.at.least(3);
+  });
+
+  it('rotation: a new Key Vault version reaches the running container through the pods (interval set by helm upgrade)', async () => {
+    cloud!.keyVault.setSecret(VAULT, 'rotating', 'version-one');
+    await runApp('rot-app', 'kv-rot', [{ objectName: 'rotating', objectType: 'secret' }]);
+    expect(await readApp('rot-app', 'rotating')).to.equal('version-one');
+    cloud!.keyVault.setSecret(VAULT, 'rotating', 'version-two');
+    // kubelet republishes every 5 s (syncFrequency); the driver refreshes after its 5 s poll interval.
+    await waitUntil(async () => (await readApp('rot-app', 'rotating')) === 'version-two', {
+      description: 'the rotated version in the container',
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+    });
+    await deleteApp('rot-app');
+  });
+
+  it('a pod naming a missing SecretProviderClass waits with a FailedMount event and starts once it exists', async () => {
+    const pod = runApp('late-app', 'kv-late', [{ objectName: 'late-secret', objectType: 'secret' }], {
+      createClass: false,
+    });
+    await waitUntil(
+      async () =>
+        (
+          await core.listNamespacedEvent({
+            namespace: NAMESPACE,
+            fieldSelector: 'involvedObject.name=late-app,reason=FailedMount',
+          })
+        ).items.some((e) => e.message?.includes('"kv-late" not found') ?? false),
+      { description: 'the FailedMount event', timeoutMs: 90_000, intervalMs: 1000 },
+    );
+    cloud!.keyVault.setSecret(VAULT, 'late-secret', 'worth-the-wait');
+    await createAzureClass('kv-late', [{ objectName: 'late-secret', objectType: 'secret' }]);
+    await pod;
+    expect(await readApp('late-app', 'late-secret')).to.equal('worth-the-wait');
+    await deleteApp('late-app');
   });
 
   it('every DaemonSet container stays under its memory limit (peak printed against the limit)', async () => {
