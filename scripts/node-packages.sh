@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the real node of the end-to-end tests needs (docs/testing.md): containerd and
 # runc run the pods, umoci and busybox-static build the one container image locally (no registry is reachable),
-# containernetworking-plugins gives the CRI plugin its loopback network. Does nothing when all are present;
+# containernetworking-plugins gives the CRI plugin its loopback network; mmdebstrap and umoci build the driver's
+# and providers' images (scripts/images.sh). Does nothing when all are present;
 # needs root to install.
 set -euo pipefail
 
-PACKAGES=(containerd runc umoci busybox-static containernetworking-plugins openssl)
+PACKAGES=(containerd runc umoci busybox-static containernetworking-plugins openssl mmdebstrap)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

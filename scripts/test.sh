@@ -17,6 +17,9 @@ pnpm run format:check
 # and image tools come from Debian's packages.
 bash scripts/node-packages.sh
 bash scripts/test-world/build.sh
+# The driver's and providers' container images, from Debian packages and the npm registry (no Docker), and
+# the end-to-end suite's sidecar stand-in image.
+bash scripts/images.sh driver provider-azure provider-directory test-sidecars
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

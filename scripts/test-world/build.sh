@@ -11,7 +11,8 @@
 #   upstream-csi-driver                                sigs.k8s.io/secrets-store-csi-driver (upstream-csi-driver/go.mod)
 #   upstream-provider-azure                            github.com/Azure/secrets-store-csi-driver-provider-azure
 #                                                      (upstream-provider-azure/go.mod); both for the interop suite
-# Groups: "default" (kube-apiserver kube-controller-manager kubelet etcd csi-sanity
+#   helm                                               helm.sh/helm/v4/cmd/helm (go install)
+# Groups: "default" (kube-apiserver kube-controller-manager kubelet etcd csi-sanity helm
 #         upstream-csi-driver upstream-provider-azure), "all" (every component).
 #
 # Options:
@@ -41,8 +42,8 @@ source "$HERE/versions.env"
 
 CACHE="${SSCSI_TEST_WORLD_CACHE:-$HOME/.cache/secrets-store-csi/test-world}"
 
-ALL_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity lowkey-vault)
-DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity)
+ALL_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity lowkey-vault helm)
+DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sanity helm)
 # Upstream's driver and Azure provider (interop suite): default, CI builds them cold (see docs/testing.md).
 UPSTREAM_COMPONENTS=(upstream-csi-driver upstream-provider-azure)
 ALL_COMPONENTS+=("${UPSTREAM_COMPONENTS[@]}")
@@ -194,6 +195,7 @@ upstream_provider_inputs() { printf '%s\n' "$HERE/upstream-provider-azure/go.mod
 kube_dir() { printf '%s/kube/%s_%s_%s\n' "$CACHE" "$KUBE_VERSION" "$GO_VERSION" "$(short_hash "$HERE/kube/go.mod" "$HERE/kube/go.sum")"; }
 etcd_dir() { printf '%s/etcd/%s_%s_%s\n' "$CACHE" "$ETCD_VERSION" "$GO_VERSION" "$(short_hash "$HERE/etcd/go.mod" "$HERE/etcd/go.sum")"; }
 csi_dir() { printf '%s/csi-sanity/%s_%s\n' "$CACHE" "$CSI_TEST_VERSION" "$GO_VERSION"; }
+helm_dir() { printf '%s/helm/%s_%s\n' "$CACHE" "$HELM_VERSION" "$GO_VERSION"; }
 lowkey_dir() { printf '%s/lowkey-vault/%s\n' "$CACHE" "$LOWKEY_VAULT_VERSION"; }
 lowkey_jar() { printf '%s/%s-%s.jar\n' "$(lowkey_dir)" "$LOWKEY_VAULT_ARTIFACT" "$LOWKEY_VAULT_VERSION"; }
 upstream_driver_dir() {
@@ -215,6 +217,7 @@ artifact_path() {
     lowkey-vault) lowkey_jar ;;
     upstream-csi-driver) printf '%s/bin/secrets-store-csi-driver\n' "$(upstream_driver_dir)" ;;
     upstream-provider-azure) printf '%s/bin/secrets-store-csi-driver-provider-azure\n' "$(upstream_provider_dir)" ;;
+    helm) printf '%s/bin/helm\n' "$(helm_dir)" ;;
   esac
 }
 
@@ -308,6 +311,20 @@ build_csi_sanity() {
   install_artifact "$tmp/bin/csi-sanity" "$out"
 }
 
+build_helm() {
+  local out tmp pkg=helm.sh/helm/v4/internal/version
+  out="$(artifact_path helm)"
+  new_tmp
+  tmp="$TMP"
+  log "helm: installing helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+  # The version variables are what upstream's Makefile sets; `helm version` then
+  # reports the pin instead of "unreleased".
+  (cd "$tmp" && GOBIN="$tmp/bin" CGO_ENABLED=0 GOFLAGS='' go install -trimpath \
+    -ldflags "-s -w -X $pkg.version=$HELM_VERSION -X $pkg.metadata= -X $pkg.gitTreeState=archive" \
+    "helm.sh/helm/v4/cmd/helm@$HELM_VERSION")
+  install_artifact "$tmp/bin/helm" "$out"
+}
+
 fetch_lowkey_vault() {
   local out tmp coords mvnlog
   out="$(artifact_path lowkey-vault)"
@@ -378,6 +395,7 @@ write_manifest() {
     printf '    "lowkeyVault": %s,\n' "$(json_str "$LOWKEY_VAULT_VERSION")"
     printf '    "upstreamCsiDriver": %s,\n' "$(json_str "$UPSTREAM_CSI_DRIVER_VERSION")"
     printf '    "upstreamProviderAzure": %s,\n' "$(json_str "$UPSTREAM_PROVIDER_AZURE_VERSION")"
+    printf '    "helm": %s,\n' "$(json_str "$HELM_VERSION")"
     printf '    "go": %s\n' "$(json_str "$GO_VERSION")"
     printf '  },\n'
     printf '  "artifacts": {'
@@ -438,7 +456,7 @@ if ! flock -n 9; then
 fi
 
 log "cache: $CACHE"
-log "pins: kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, csi-test $CSI_TEST_VERSION, lowkey-vault $LOWKEY_VAULT_VERSION; $GO_VERSION"
+log "pins: kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, csi-test $CSI_TEST_VERSION, lowkey-vault $LOWKEY_VAULT_VERSION, helm $HELM_VERSION; $GO_VERSION"
 log "pins (interop): secrets-store-csi-driver $UPSTREAM_CSI_DRIVER_VERSION, provider-azure $UPSTREAM_PROVIDER_AZURE_VERSION"
 total_start=$SECONDS
 for c in "${ALL_COMPONENTS[@]}"; do # fixed order, whatever the argument order
@@ -455,6 +473,7 @@ for c in "${ALL_COMPONENTS[@]}"; do # fixed order, whatever the argument order
     lowkey-vault) timed lowkey-vault fetch_lowkey_vault ;;
     upstream-csi-driver) timed upstream-csi-driver build_upstream_driver ;;
     upstream-provider-azure) timed upstream-provider-azure build_upstream_provider ;;
+    helm) timed helm build_helm ;;
   esac
 done
 

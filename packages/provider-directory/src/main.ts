@@ -5,6 +5,7 @@
  *     --endpoint=unix:///var/run/secrets-store-csi-providers/directory.sock
  */
 import { runProvider } from '@secrets-store-csi/provider-sdk';
+import { directoryProviderFlags } from './flags.js';
 import { DirectoryProvider, PROVIDER_NAME, PROVIDER_VERSION } from './provider.js';
 
 process.exitCode = await runProvider({
@@ -15,13 +16,6 @@ process.exitCode = await runProvider({
     healthzPort: 8990,
     prometheusPort: 8899,
   },
-  flags: {
-    'root-dir': {
-      type: 'string',
-      default: '',
-      usage:
-        'the directory whose files the provider serves (required; every pod on the node can read all of it)',
-    },
-  },
+  flags: directoryProviderFlags,
   create: ({ flags }) => DirectoryProvider.open(flags['root-dir']),
 });

@@ -191,7 +191,7 @@ export async function startKubeControlPlane(dir: string, pki: TestPki): Promise<
         `--cert-dir=${join(dir, 'kcm-certs')}`,
         '--leader-elect=false',
         '--use-service-account-credentials=true',
-        '--controllers=serviceaccount-token-controller,serviceaccount-controller,root-ca-certificate-publisher-controller,namespace-controller,garbage-collector-controller',
+        '--controllers=serviceaccount-token-controller,serviceaccount-controller,root-ca-certificate-publisher-controller,namespace-controller,garbage-collector-controller,daemonset-controller',
         `--service-account-private-key-file=${serviceAccountKey.privateKeyPath}`,
         `--root-ca-file=${pki.caCertPath}`,
         '--profiling=false',

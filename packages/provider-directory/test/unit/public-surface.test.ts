@@ -8,4 +8,8 @@ describe('the package entry point', () => {
     expect(directory.parseObjects).to.be.a('function');
     expect(directory.directoryErrorCodes.objectNotFound).to.equal('ObjectNotFound');
   });
+
+  it('exports the flag spec main parses (the chart tests parse rendered arguments with it)', () => {
+    expect(directory.directoryProviderFlags['root-dir']).to.include({ type: 'string', default: '' });
+  });
 });

@@ -1,0 +1,796 @@
+/**
+ * Installed as users install it: the charts from a chart repository folder (`helm repo add`, then the
+ * walkthrough's `helm install`), the images built by scripts/images.sh imported into the node's containerd,
+ * and kubelet running the driver and providers as DaemonSet pods (privileged where the chart says so,
+ * Bidirectional propagation into kubelet's pods directory, sockets on host paths, the chart's resource
+ * limits). A pod then mounts a directory-provider secret through those pods; `helm upgrade` changes the
+ * rotation interval and the volume keeps working; `helm uninstall` leaves no socket, mount or CSIDriver.
+ *
+ * The node differs from the one of ./cluster.ts in three ways the charts need: kubelet's root directory is a
+ * shared mount (Bidirectional propagation requires it), the daemonset controller runs, and the test binds
+ * the DaemonSets' pods to the node (there is no scheduler). The driver and directory provider pods use the
+ * host network (`linux.hostNetwork`: the node has no pod network) and reach the API server on 127.0.0.1.
+ * node-driver-registrar and livenessprobe cannot be built here: the `test-sidecars` image stands in for
+ * both through the chart's sidecar image values.
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  StorageV1Api,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import {
+  artifact,
+  buildBusyboxImage,
+  CsiNodeClient,
+  freePort,
+  mountsBelow,
+  sharedTestWorld,
+  startContainerd,
+  startKeyVaultCloud,
+  startKubeletNode,
+  unmountBelow,
+  waitUntil,
+  type Containerd,
+  type KeyVaultCloud,
+  type KubeletNode,
+  type TestWorld,
+} from '@secrets-store-csi/test-support';
+import { expect } from 'chai';
+import { metricSum, parsePrometheusText } from '../helpers.js';
+import { customCloudParameters, type AzureObject } from '../integration/azure/world.js';
+import { DRIVER_NAME, inlineCsiVolume, objectsParameter } from '../integration/support.js';
+
+const run = promisify(execFile);
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const IMAGES_DIR = join(REPO_ROOT, 'dist/images');
+const IMAGES = ['driver', 'provider-azure', 'provider-directory', 'test-sidecars'] as const;
+const NODE_NAME = 'helm-node';
+const BUSYBOX = 'docker.io/local/busybox:latest';
+const REPO = 'csi-secrets-store-provider-azure';
+const NAMESPACE = 'helm-e2e';
+const VAULT = 'kv-helm';
+const TENANT_ID = 'tenant-helm';
+
+const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
+
+async function serveFolder(root: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((request, response) => {
+    const path = normalize(join(root, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)));
+    stat(path).then(
+      (info) => {
+        if (!path.startsWith(root) || !info.isFile()) throw new Error('not served');
+        response.writeHead(200, { 'content-length': info.size });
+        createReadStream(path).pipe(response);
+      },
+      () => response.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return { url: `http://127.0.0.1:${String(address.port)}`, server };
+}
+
+/**
+ * Objects of the charts that other suites of this run create from deploy/ (not through helm) would make
+ * `helm install` refuse to adopt them: they go first (the other suites create them again when they start).
+ */
+async function removeUnmanagedDriverObjects(world: TestWorld): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(world.kube.kubeConfig);
+  const rbac = 'rbac.authorization.k8s.io/v1';
+  const objects: KubernetesObject[] = [
+    { apiVersion: 'storage.k8s.io/v1', kind: 'CSIDriver', metadata: { name: DRIVER_NAME } },
+    ...[
+      'secretproviderclasses-role',
+      'secretproviderclasses-admin-role',
+      'secretproviderclasses-viewer-role',
+      'secretproviderclasspodstatuses-viewer-role',
+      'secretprovidersyncing-role',
+    ].map((name) => ({ apiVersion: rbac, kind: 'ClusterRole', metadata: { name } })),
+    ...['secretproviderclasses-rolebinding', 'secretprovidersyncing-rolebinding'].map((name) => ({
+      apiVersion: rbac,
+      kind: 'ClusterRoleBinding',
+      metadata: { name },
+    })),
+    ...['secrets-store-csi-driver', 'csi-secrets-store-provider-azure'].map((name) => ({
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name, namespace: 'kube-system' },
+    })),
+  ];
+  for (const object of objects) {
+    const current = await api.read(object as never).catch(() => undefined);
+    const managedBy = current?.metadata?.labels?.['app.kubernetes.io/managed-by'];
+    if (current !== undefined && managedBy !== 'Helm') await api.delete(object);
+  }
+}
+
+describe('end to end through helm: DaemonSet pods installed from the chart repository', function () {
+  this.timeout(300_000);
+  let world: TestWorld;
+  let dir: string | undefined;
+  let containerd: Containerd | undefined;
+  let kubelet: KubeletNode | undefined;
+  let cloud: KeyVaultCloud | undefined;
+  let server: Server | undefined;
+  let binder: ReturnType<typeof setInterval> | undefined;
+  let helmEnv: NodeJS.ProcessEnv;
+  let core: CoreV1Api;
+  const paths = { root: '', providers: '', secrets: '', repo: '' };
+  const ports = { driverMetrics: 0, azureMetrics: 0 };
+  const createAzureClass = async (name: string, objects: readonly AzureObject[]): Promise<void> => {
+    await KubernetesObjectApi.makeApiClient(world.kube.kubeConfig).create({
+      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+      kind: 'SecretProviderClass',
+      metadata: { name, namespace: NAMESPACE },
+      spec: {
+        provider: 'azure',
+        parameters: customCloudParameters(VAULT, TENANT_ID, cloud!.cloudEnvFile, objects),
+      },
+    } as KubernetesObject);
+  };
+  /** A service-principal pod reading `spc` at /mnt/secrets-store; resolves once it runs. */
+  const runApp = async (
+    name: string,
+    spc: string,
+    objects: readonly AzureObject[],
+    options: { createClass?: boolean } = {},
+  ): Promise<void> => {
+    if (options.createClass !== false) await createAzureClass(spc, objects);
+    await core.createNamespacedPod({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name },
+        spec: {
+          nodeName: NODE_NAME,
+          hostNetwork: true,
+          terminationGracePeriodSeconds: 0,
+          containers: [
+            {
+              name: 'app',
+              image: BUSYBOX,
+              imagePullPolicy: 'Never',
+              command: ['sleep', '86400'],
+              volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }],
+            },
+          ],
+          volumes: [inlineCsiVolume('secrets', spc, 'sp-creds')],
+        },
+      },
+    });
+    await waitUntil(
+      async () => (await core.readNamespacedPod({ namespace: NAMESPACE, name })).status?.phase === 'Running',
+      { description: `pod ${name} to run`, timeoutMs: 150_000, intervalMs: 1000, process: kubelet!.process },
+    );
+  };
+  const readApp = async (name: string, file: string): Promise<string> => {
+    const id = await containerd!.containerOf(NAMESPACE, name, 'app');
+    return containerd!.exec(id!, ['cat', `/mnt/secrets-store/${file}`]);
+  };
+  const deleteApp = async (name: string): Promise<void> => {
+    const uid = (await core.readNamespacedPod({ namespace: NAMESPACE, name })).metadata?.uid ?? '?';
+    await core.deleteNamespacedPod({ namespace: NAMESPACE, name, gracePeriodSeconds: 0 });
+    await waitUntil(async () => !(await exists(join(paths.root, 'pods', uid))), {
+      description: `kubelet to tear down ${name}`,
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+    });
+  };
+  const metric = async (port: number, name: string): Promise<number> => {
+    const response = await fetch(`http://127.0.0.1:${String(port)}/metrics`);
+    return metricSum(parsePrometheusText(await response.text()), name, {});
+  };
+
+  const helm = async (args: readonly string[]): Promise<string> => {
+    try {
+      const { stdout } = await run(await artifact('helm'), [...args], {
+        env: helmEnv,
+        maxBuffer: 32 * 1024 * 1024,
+      });
+      return stdout;
+    } catch (error) {
+      throw new Error(`helm ${args.join(' ')}: ${(error as { stderr?: string }).stderr ?? String(error)}`);
+    }
+  };
+
+  before(async function () {
+    this.timeout(600_000);
+    for (const image of IMAGES) {
+      if (!(await exists(join(IMAGES_DIR, `${image}.oci.tar`)))) {
+        this.skip(); // reason: the images are not built; `sudo bash scripts/images.sh` (scripts/test.sh does)
+      }
+    }
+    world = await sharedTestWorld();
+    core = world.kube.kubeConfig.makeApiClient(CoreV1Api);
+    dir = await mkdtemp(join(tmpdir(), 'sscsi-helm-e2e-'));
+    paths.root = join(dir, 'kubelet', 'root');
+    paths.providers = join(dir, 'providers');
+    paths.secrets = join(dir, 'directory-secrets');
+    paths.repo = join(dir, 'repo');
+    await Promise.all(Object.values(paths).map((p) => mkdir(p, { recursive: true })));
+    await writeFile(join(paths.secrets, 'db-password'), 'p@ss-from-the-node');
+    // Bidirectional propagation needs kubelet's directory on a shared mount, as on a systemd host.
+    await run('mount', ['--bind', paths.root, paths.root]);
+    await run('mount', ['--make-rshared', paths.root]);
+
+    containerd = await startContainerd({ dir: join(dir, 'containerd'), sandboxImage: BUSYBOX });
+    await containerd.importImage(
+      await buildBusyboxImage(join(dir, 'busybox'), ['sleep', '86400']),
+      'docker.io/local/busybox',
+    );
+    for (const image of IMAGES) {
+      await containerd.importImage(
+        join(IMAGES_DIR, `${image}.oci.tar`),
+        `docker.io/secrets-store-csi/${image}`,
+      );
+    }
+    kubelet = await startKubeletNode({
+      dir: join(dir, 'kubelet'),
+      nodeName: NODE_NAME,
+      pki: world.pki,
+      kube: world.kube,
+      containerdAddress: containerd.address,
+      syncFrequency: '5s',
+    });
+    // The scheduler's one job here: bind the DaemonSets' pods to the node.
+    binder = setInterval(() => {
+      void core
+        .listNamespacedPod({ namespace: 'kube-system', fieldSelector: 'spec.nodeName=' })
+        .then(async (list) => {
+          for (const pod of list.items) {
+            const name = pod.metadata?.name ?? '';
+            await core
+              .createNamespacedPodBinding({
+                name,
+                namespace: 'kube-system',
+                body: { metadata: { name }, target: { kind: 'Node', name: NODE_NAME } },
+              })
+              .catch(() => undefined);
+          }
+        })
+        .catch(() => undefined);
+    }, 500);
+    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } }).catch(() => undefined);
+    await removeUnmanagedDriverObjects(world);
+    // Key Vault behind a custom cloud whose authority is the test world's Entra ID (as in ./cluster.ts).
+    cloud = await startKeyVaultCloud({
+      dir,
+      name: 'helm',
+      pki: world.pki,
+      entra: world.entra,
+      vaults: [{ name: VAULT, tenantId: TENANT_ID }],
+    });
+
+    helmEnv = {
+      PATH: process.env.PATH,
+      HOME: dir,
+      HELM: await artifact('helm'),
+      HELM_CONFIG_HOME: join(dir, 'helm', 'config'),
+      HELM_CACHE_HOME: join(dir, 'helm', 'cache'),
+      HELM_DATA_HOME: join(dir, 'helm', 'data'),
+      KUBECONFIG: world.kube.adminKubeconfigPath,
+    };
+    const served = await serveFolder(paths.repo);
+    server = served.server;
+    await run('bash', [join(REPO_ROOT, 'scripts/chart-repo.sh'), '--url', served.url, paths.repo], {
+      env: helmEnv,
+    });
+    await helm(['repo', 'add', REPO, served.url]);
+  });
+
+  after(async function () {
+    this.timeout(300_000);
+    if (binder !== undefined) clearInterval(binder);
+    await new Promise<void>((resolve) => {
+      if (server === undefined) resolve();
+      else
+        server.close(() => {
+          resolve();
+        });
+    });
+    await helm(['uninstall', 'csi', '--namespace', 'kube-system', '--wait', '--timeout', '120s']).catch(
+      () => '',
+    );
+    await helm(['uninstall', 'dir', '--namespace', 'kube-system', '--wait', '--timeout', '120s']).catch(
+      () => '',
+    );
+    await kubelet?.stop();
+    await containerd?.stop();
+    await cloud?.stop();
+    if (dir !== undefined) {
+      await unmountBelow(dir);
+      await run('umount', [paths.root]).catch(() => undefined);
+      // SSCSI_KEEP_TEST_WORLD keeps the pods' logs (under kubelet/pod-logs) with the control plane's.
+      if (process.env.SSCSI_KEEP_TEST_WORLD === undefined) await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('helm install with the walkthrough values runs the driver and provider DaemonSets on the node', async () => {
+    ports.driverMetrics = await freePort();
+    ports.azureMetrics = await freePort();
+    const apiPort = new URL(world.kube.server).port;
+    await helm([
+      'install',
+      'csi',
+      `${REPO}/csi-secrets-store-provider-azure`,
+      '--namespace',
+      'kube-system',
+      '--set',
+      'secrets-store-csi-driver.syncSecret.enabled=true',
+      '--set',
+      'secrets-store-csi-driver.enableSecretRotation=true',
+      '--set',
+      'secrets-store-csi-driver.rotationPollInterval=2m',
+      // This node: kubelet's root, a private providers directory, the sidecar stand-ins, the host network.
+      '--set',
+      `secrets-store-csi-driver.linux.kubeletRootDir=${paths.root}`,
+      '--set',
+      `secrets-store-csi-driver.linux.providersDir=${paths.providers}`,
+      '--set-json',
+      'secrets-store-csi-driver.linux.additionalProvidersDirs=[]',
+      '--set',
+      `linux.providersDir=${paths.providers}`,
+      '--set',
+      'secrets-store-csi-driver.linux.registrarImage.repository=secrets-store-csi/test-sidecars',
+      '--set',
+      'secrets-store-csi-driver.linux.registrarImage.tag=0.1.0',
+      '--set',
+      'secrets-store-csi-driver.linux.livenessProbeImage.repository=secrets-store-csi/test-sidecars',
+      '--set',
+      'secrets-store-csi-driver.linux.livenessProbeImage.tag=0.1.0',
+      '--set',
+      'secrets-store-csi-driver.linux.hostNetwork=true',
+      '--set',
+      `secrets-store-csi-driver.livenessProbe.port=${String(await freePort())}`,
+      '--set',
+      `secrets-store-csi-driver.linux.metricsAddr=:${String(ports.driverMetrics)}`,
+      '--set-json',
+      `secrets-store-csi-driver.linux.env=${JSON.stringify([
+        { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' },
+        { name: 'KUBERNETES_SERVICE_PORT', value: apiPort },
+      ])}`,
+      '--set',
+      `linux.healthzPort=${String(await freePort())}`,
+      '--set',
+      `metricsAddr=${String(ports.azureMetrics)}`,
+      // Below the rotation interval the upgrade sets, so a rotated version is fetched at the next poll.
+      '--set-json',
+      'linux.extraArgs=["--object-cache-ttl=1s"]',
+      // The stand-ins' test CA, and the custom cloud's environment file, from the node.
+      '--set-json',
+      `linux.env=${JSON.stringify([{ name: 'NODE_EXTRA_CA_CERTS', value: world.pki.caCertPath }])}`,
+      '--set-json',
+      `linux.volumes=${JSON.stringify([
+        { name: 'test-ca', hostPath: { path: world.pki.caCertPath, type: 'File' } },
+        { name: 'cloud-env', hostPath: { path: cloud!.cloudEnvFile, type: 'File' } },
+      ])}`,
+      '--set-json',
+      `linux.volumeMounts=${JSON.stringify([
+        { name: 'test-ca', mountPath: world.pki.caCertPath, readOnly: true },
+        { name: 'cloud-env', mountPath: cloud!.cloudEnvFile, readOnly: true },
+      ])}`,
+    ]);
+    await helm([
+      'install',
+      'dir',
+      `${REPO}/csi-secrets-store-provider-directory`,
+      '--namespace',
+      'kube-system',
+      '--set',
+      `linux.rootDir=${paths.secrets}`,
+      '--set',
+      `linux.providersDir=${paths.providers}`,
+      '--set',
+      'linux.hostNetwork=true',
+      '--set',
+      `linux.healthzPort=${String(await freePort())}`,
+      '--set',
+      `linux.metricsPort=${String(await freePort())}`,
+    ]);
+    const apps = world.kube.kubeConfig.makeApiClient(AppsV1Api);
+    await waitUntil(
+      async () => {
+        const sets = (await apps.listNamespacedDaemonSet({ namespace: 'kube-system' })).items;
+        return sets.length === 3 && sets.every((s) => (s.status?.numberReady ?? 0) === 1);
+      },
+      {
+        description: 'the three DaemonSets to have a ready pod',
+        timeoutMs: 240_000,
+        intervalMs: 1000,
+        process: kubelet!.process,
+      },
+    ).catch(async (error: unknown) => {
+      const pods = (await core.listNamespacedPod({ namespace: 'kube-system' })).items.map(
+        (p) =>
+          `${p.metadata?.name ?? ''} ${p.status?.phase ?? ''} ${JSON.stringify(p.status?.containerStatuses?.map((c) => [c.name, c.ready, c.state]))}`,
+      );
+      throw new Error(`${(error as Error).message}\n${pods.join('\n')}`);
+    });
+    const storage = world.kube.kubeConfig.makeApiClient(StorageV1Api);
+    await waitUntil(
+      async () =>
+        (await storage.readCSINode({ name: NODE_NAME })).spec.drivers.some((d) => d.name === DRIVER_NAME),
+      { description: `CSINode ${NODE_NAME} to list ${DRIVER_NAME}`, timeoutMs: 60_000 },
+    );
+    expect(await exists(join(paths.providers, 'azure.sock'))).to.equal(true);
+    expect(await exists(join(paths.providers, 'directory.sock'))).to.equal(true);
+  });
+
+  it('a pod mounts a directory-provider secret through the DaemonSet pods, before and after helm upgrade', async () => {
+    const api = KubernetesObjectApi.makeApiClient(world.kube.kubeConfig);
+    await api.create({
+      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+      kind: 'SecretProviderClass',
+      metadata: { name: 'node-secrets', namespace: NAMESPACE },
+      spec: {
+        provider: 'directory',
+        parameters: { objects: objectsParameter([{ objectName: 'db-password' }]) },
+      },
+    } as KubernetesObject);
+    await waitUntil(
+      () =>
+        core.readNamespacedServiceAccount({ namespace: NAMESPACE, name: 'default' }).then(
+          () => true,
+          () => false,
+        ),
+      { description: 'the default ServiceAccount', timeoutMs: 30_000 },
+    );
+    await core.createNamespacedPod({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name: 'app' },
+        spec: {
+          nodeName: NODE_NAME,
+          hostNetwork: true,
+          terminationGracePeriodSeconds: 0,
+          containers: [
+            {
+              name: 'app',
+              image: BUSYBOX,
+              imagePullPolicy: 'Never',
+              command: ['sleep', '86400'],
+              volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }],
+            },
+          ],
+          volumes: [inlineCsiVolume('secrets', 'node-secrets')],
+        },
+      },
+    });
+    const read = async (): Promise<string> => {
+      const id = await containerd!.containerOf(NAMESPACE, 'app', 'app');
+      if (id === undefined) throw new Error('no app container');
+      return containerd!.exec(id, ['cat', '/mnt/secrets-store/db-password']);
+    };
+    await waitUntil(
+      async () =>
+        (await core.readNamespacedPod({ namespace: NAMESPACE, name: 'app' })).status?.phase === 'Running',
+      { description: 'the app pod to run', timeoutMs: 120_000, intervalMs: 1000, process: kubelet!.process },
+    );
+    expect(await read()).to.equal('p@ss-from-the-node');
+
+    await helm([
+      'upgrade',
+      'csi',
+      `${REPO}/csi-secrets-store-provider-azure`,
+      '--namespace',
+      'kube-system',
+      '--reuse-values',
+      '--set',
+      'secrets-store-csi-driver.rotationPollInterval=5s',
+    ]);
+    const apps = world.kube.kubeConfig.makeApiClient(AppsV1Api);
+    await waitUntil(
+      async () => {
+        const ds = await apps.readNamespacedDaemonSet({
+          namespace: 'kube-system',
+          name: 'secrets-store-csi-driver',
+        });
+        return (
+          (ds.status?.updatedNumberScheduled ?? 0) === 1 &&
+          (ds.status?.numberReady ?? 0) === 1 &&
+          (ds.status?.observedGeneration ?? 0) >= (ds.metadata?.generation ?? 1)
+        );
+      },
+      { description: 'the upgraded driver pod to be ready', timeoutMs: 180_000, intervalMs: 1000 },
+    );
+    const upgraded = await apps.readNamespacedDaemonSet({
+      namespace: 'kube-system',
+      name: 'secrets-store-csi-driver',
+    });
+    expect(upgraded.spec?.template.spec?.containers.find((c) => c.name === 'secrets-store')?.args).to.include(
+      '--rotation-poll-interval=5s',
+    );
+    // Serving: one driver pod left, answering CSI Probe on the socket kubelet uses.
+    const socket = join(paths.root, 'plugins', 'csi-secrets-store', 'csi.sock');
+    await waitUntil(
+      async () => {
+        const pods = await core.listNamespacedPod({
+          namespace: 'kube-system',
+          labelSelector: 'app=secrets-store-csi-driver',
+        });
+        if (pods.items.length !== 1) return false;
+        const client = new CsiNodeClient(socket);
+        const outcome = await client.probe({ deadline: Date.now() + 2000 });
+        client.close();
+        return outcome.ok;
+      },
+      { description: 'the upgraded driver to serve', timeoutMs: 120_000, intervalMs: 1000 },
+    );
+    expect(await read()).to.equal('p@ss-from-the-node');
+
+    // Deleted, and torn down by kubelet (its directory, volumes and all, gone) while the driver still runs.
+    const uid = (await core.readNamespacedPod({ namespace: NAMESPACE, name: 'app' })).metadata?.uid ?? '?';
+    await core.deleteNamespacedPod({ namespace: NAMESPACE, name: 'app', gracePeriodSeconds: 0 });
+    await waitUntil(async () => !(await exists(join(paths.root, 'pods', uid))), {
+      description: 'kubelet to tear down the app pod',
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+      process: kubelet!.process,
+    });
+  });
+
+  it('Key Vault secrets mount through the Azure provider pod: service principal and workload identity', async () => {
+    world.entra.addServicePrincipal({
+      tenantId: TENANT_ID,
+      clientId: 'helm-sp',
+      clientSecret: 'helm-sp-secret',
+    });
+    cloud!.keyVault.setSecret(VAULT, 'db-password', 'p@ss-from-key-vault');
+    await core.createNamespacedSecret({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name: 'sp-creds', labels: { 'secrets-store.csi.k8s.io/used': 'true' } },
+        type: 'Opaque',
+        stringData: { clientid: 'helm-sp', clientsecret: 'helm-sp-secret' },
+      },
+    });
+    await core.createNamespacedServiceAccount({
+      namespace: NAMESPACE,
+      body: { metadata: { name: 'workload' } },
+    });
+    world.entra.addFederatedCredential({
+      tenantId: TENANT_ID,
+      clientId: 'helm-wi',
+      issuer: world.kube.serviceAccountIssuer,
+      subject: `system:serviceaccount:${NAMESPACE}:workload`,
+    });
+    const api = KubernetesObjectApi.makeApiClient(world.kube.kubeConfig);
+    const objects = [{ objectName: 'db-password', objectType: 'secret', objectAlias: 'db' }] as const;
+    for (const [name, extra] of [
+      ['kv-sp', {}],
+      ['kv-wi', { clientID: 'helm-wi' }],
+    ] as const) {
+      await api.create({
+        apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+        kind: 'SecretProviderClass',
+        metadata: { name, namespace: NAMESPACE },
+        spec: {
+          provider: 'azure',
+          parameters: { ...customCloudParameters(VAULT, TENANT_ID, cloud!.cloudEnvFile, objects), ...extra },
+        },
+      } as KubernetesObject);
+    }
+    for (const [pod, spc, account] of [
+      ['sp-app', 'kv-sp', undefined],
+      ['wi-app', 'kv-wi', 'workload'],
+    ] as const) {
+      await core.createNamespacedPod({
+        namespace: NAMESPACE,
+        body: {
+          metadata: { name: pod },
+          spec: {
+            nodeName: NODE_NAME,
+            hostNetwork: true,
+            terminationGracePeriodSeconds: 0,
+            ...(account !== undefined && { serviceAccountName: account }),
+            containers: [
+              {
+                name: 'app',
+                image: BUSYBOX,
+                imagePullPolicy: 'Never',
+                command: ['sleep', '86400'],
+                volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }],
+              },
+            ],
+            volumes: [inlineCsiVolume('secrets', spc, account === undefined ? 'sp-creds' : undefined)],
+          },
+        },
+      });
+    }
+    for (const pod of ['sp-app', 'wi-app']) {
+      await waitUntil(
+        async () =>
+          (await core.readNamespacedPod({ namespace: NAMESPACE, name: pod })).status?.phase === 'Running',
+        { description: `pod ${pod} to run`, timeoutMs: 120_000, intervalMs: 1000, process: kubelet!.process },
+      );
+      const id = await containerd!.containerOf(NAMESPACE, pod, 'app');
+      expect(await containerd!.exec(id!, ['cat', '/mnt/secrets-store/db'])).to.equal('p@ss-from-key-vault');
+      const uid = (await core.readNamespacedPod({ namespace: NAMESPACE, name: pod })).metadata?.uid ?? '?';
+      await core.deleteNamespacedPod({ namespace: NAMESPACE, name: pod, gracePeriodSeconds: 0 });
+      await waitUntil(async () => !(await exists(join(paths.root, 'pods', uid))), {
+        description: `kubelet to tear down ${pod}`,
+        timeoutMs: 120_000,
+        intervalMs: 1000,
+      });
+    }
+  });
+
+  it('secretObjects sync a Secret that a container environment variable reads (syncSecret.enabled)', async () => {
+    const api = KubernetesObjectApi.makeApiClient(world.kube.kubeConfig);
+    const objects = [{ objectName: 'db-password', objectType: 'secret' }] as const;
+    await api.create({
+      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+      kind: 'SecretProviderClass',
+      metadata: { name: 'kv-sync', namespace: NAMESPACE },
+      spec: {
+        provider: 'azure',
+        parameters: customCloudParameters(VAULT, TENANT_ID, cloud!.cloudEnvFile, objects),
+        secretObjects: [
+          { secretName: 'synced-db', type: 'Opaque', data: [{ objectName: 'db-password', key: 'password' }] },
+        ],
+      },
+    } as KubernetesObject);
+    await core.createNamespacedPod({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name: 'sync-app' },
+        spec: {
+          nodeName: NODE_NAME,
+          hostNetwork: true,
+          terminationGracePeriodSeconds: 0,
+          containers: [
+            {
+              name: 'app',
+              image: BUSYBOX,
+              imagePullPolicy: 'Never',
+              command: ['sleep', '86400'],
+              env: [
+                { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'synced-db', key: 'password' } } },
+              ],
+              volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }],
+            },
+          ],
+          volumes: [inlineCsiVolume('secrets', 'kv-sync', 'sp-creds')],
+        },
+      },
+    });
+    await waitUntil(
+      async () =>
+        (await core.readNamespacedPod({ namespace: NAMESPACE, name: 'sync-app' })).status?.phase ===
+        'Running',
+      { description: 'pod sync-app to run', timeoutMs: 120_000, intervalMs: 1000, process: kubelet!.process },
+    );
+    const id = await containerd!.containerOf(NAMESPACE, 'sync-app', 'app');
+    expect(await containerd!.exec(id!, ['sh', '-c', 'echo "$DB_PASSWORD"'])).to.equal(
+      'p@ss-from-key-vault\n',
+    );
+    const uid =
+      (await core.readNamespacedPod({ namespace: NAMESPACE, name: 'sync-app' })).metadata?.uid ?? '?';
+    await core.deleteNamespacedPod({ namespace: NAMESPACE, name: 'sync-app', gracePeriodSeconds: 0 });
+    await waitUntil(async () => !(await exists(join(paths.root, 'pods', uid))), {
+      description: 'kubelet to tear down sync-app',
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+    });
+  });
+
+  it("metrics are scraped from the pods' ports with upstream's names", async () => {
+    // Since the upgrade restarted the driver: the Key Vault pods and the synced one, each published and gone.
+    expect(await metric(ports.driverMetrics, 'node_publish_total')).to.be.at.least(3);
+    expect(await metric(ports.driverMetrics, 'node_unpublish_total')).to.be.at.least(3);
+    expect(await metric(ports.driverMetrics, 'node_publish_error_total')).to.equal(0);
+    expect(await metric(ports.driverMetrics, 'sync_k8s_secret_total')).to.be.at.least(1);
+    expect(await metric(ports.azureMetrics, 'keyvault_request_count')).to.be.at.least(1);
+    expect(await metric(ports.azureMetrics, 'grpc_request_count')).to.be.at.least(3);
+  });
+
+  it('rotation: a new Key Vault version reaches the running container through the pods (interval set by helm upgrade)', async () => {
+    cloud!.keyVault.setSecret(VAULT, 'rotating', 'version-one');
+    await runApp('rot-app', 'kv-rot', [{ objectName: 'rotating', objectType: 'secret' }]);
+    expect(await readApp('rot-app', 'rotating')).to.equal('version-one');
+    cloud!.keyVault.setSecret(VAULT, 'rotating', 'version-two');
+    // kubelet republishes every 5 s (syncFrequency); the driver refreshes after its 5 s poll interval.
+    await waitUntil(async () => (await readApp('rot-app', 'rotating')) === 'version-two', {
+      description: 'the rotated version in the container',
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+    });
+    await deleteApp('rot-app');
+  });
+
+  it('a pod naming a missing SecretProviderClass waits with a FailedMount event and starts once it exists', async () => {
+    const pod = runApp('late-app', 'kv-late', [{ objectName: 'late-secret', objectType: 'secret' }], {
+      createClass: false,
+    });
+    await waitUntil(
+      async () =>
+        (
+          await core.listNamespacedEvent({
+            namespace: NAMESPACE,
+            fieldSelector: 'involvedObject.name=late-app,reason=FailedMount',
+          })
+        ).items.some((e) => e.message?.includes('"kv-late" not found') ?? false),
+      { description: 'the FailedMount event', timeoutMs: 90_000, intervalMs: 1000 },
+    );
+    cloud!.keyVault.setSecret(VAULT, 'late-secret', 'worth-the-wait');
+    await createAzureClass('kv-late', [{ objectName: 'late-secret', objectType: 'secret' }]);
+    await pod;
+    expect(await readApp('late-app', 'late-secret')).to.equal('worth-the-wait');
+    await deleteApp('late-app');
+  });
+
+  it('every DaemonSet container stays under its memory limit (peak printed against the limit)', async () => {
+    const lines: string[] = [];
+    for (const pod of (await core.listNamespacedPod({ namespace: 'kube-system' })).items) {
+      for (const c of pod.spec?.containers ?? []) {
+        const id = await containerd!.containerOf('kube-system', pod.metadata?.name ?? '', c.name);
+        if (id === undefined) continue;
+        const { stdout } = await run('ctr', [
+          '--address',
+          containerd!.address,
+          '--namespace',
+          'k8s.io',
+          'tasks',
+          'metrics',
+          '--format',
+          'json',
+          id,
+        ]);
+        const usage = (JSON.parse(stdout) as { memory?: { usage?: { max?: number; limit?: number } } }).memory
+          ?.usage;
+        const peak = usage?.max ?? 0;
+        const limit = usage?.limit ?? 0;
+        const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+        lines.push(
+          `${pod.metadata?.labels?.app ?? ''}/${c.name}: peak ${mib(peak)} MiB of ${mib(limit)} MiB`,
+        );
+        expect(limit, `${c.name} runs under the chart's memory limit`)
+          .to.be.greaterThan(0)
+          .and.below(2 ** 40);
+        expect(peak).to.be.at.most(limit);
+      }
+    }
+    console.log(`      peak memory against the limit:\n${lines.map((l) => `        ${l}`).join('\n')}`);
+    expect(lines.length).to.equal(5);
+  });
+
+  it('helm uninstall leaves no socket, no mount and no CSIDriver, and keeps the CRDs', async () => {
+    await helm(['uninstall', 'csi', '--namespace', 'kube-system', '--wait', '--timeout', '120s']);
+    await helm(['uninstall', 'dir', '--namespace', 'kube-system', '--wait', '--timeout', '120s']);
+    await waitUntil(
+      async () => (await core.listNamespacedPod({ namespace: 'kube-system' })).items.length === 0,
+      { description: 'the DaemonSet pods to be gone', timeoutMs: 120_000, intervalMs: 1000 },
+    );
+    expect(await readdir(paths.providers)).to.deep.equal([]);
+    expect(await readdir(join(paths.root, 'plugins', 'csi-secrets-store')).catch(() => [])).to.deep.equal([]);
+    expect((await mountsBelow(join(paths.root, 'pods'))).map((m) => m.path)).to.deep.equal([]);
+    const storage = world.kube.kubeConfig.makeApiClient(StorageV1Api);
+    expect((await storage.listCSIDriver()).items.map((d) => d.metadata?.name)).not.to.include(DRIVER_NAME);
+    const crds = await api().listCrds();
+    expect(crds).to.include('secretproviderclasses.secrets-store.csi.x-k8s.io');
+  });
+
+  const api = () => ({
+    listCrds: async (): Promise<string[]> => {
+      const { ApiextensionsV1Api } = await import('@kubernetes/client-node');
+      const list = await world.kube.kubeConfig
+        .makeApiClient(ApiextensionsV1Api)
+        .listCustomResourceDefinition();
+      return list.items.map((crd) => crd.metadata?.name ?? '');
+    },
+  });
+});
