@@ -33,7 +33,7 @@ import {
   type ManagedProcess,
   type TestWorld,
 } from '@secrets-store-csi/test-support';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { mountsUnder } from './proc.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -436,10 +436,15 @@ interface ContainerSpec {
 }
 
 export function daemonSetContainer(manifest: string, container: string): ContainerSpec {
-  const document = parse(readFileSync(join(REPO_ROOT, manifest), 'utf8')) as {
-    spec?: { template?: { spec?: { containers?: ContainerSpec[] } } };
-  };
-  const found = document.spec?.template?.spec?.containers?.find((c) => c.name === container);
+  const documents = parseAllDocuments(readFileSync(join(REPO_ROOT, manifest), 'utf8')).map(
+    (document) =>
+      document.toJS() as {
+        kind?: string;
+        spec?: { template?: { spec?: { containers?: ContainerSpec[] } } };
+      } | null,
+  );
+  const daemonSet = documents.find((document) => document?.kind === 'DaemonSet');
+  const found = daemonSet?.spec?.template?.spec?.containers?.find((c) => c.name === container);
   if (found === undefined) throw new Error(`${manifest} has no container ${container}`);
   return found;
 }

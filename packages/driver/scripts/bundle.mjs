@@ -7,9 +7,11 @@
  *
  *   node scripts/bundle.mjs [--analyze]
  */
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const analyze = process.argv.includes('--analyze');
+rmSync('dist/bundle', { recursive: true, force: true });
 const result = await build({
   entryPoints: { main: 'src/main.ts' },
   outdir: 'dist/bundle',
