@@ -10,12 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMetricsRegistry, silentLogger, type Logger } from '@secrets-store-csi/core';
-import {
-  parseFlags,
-  serve,
-  type ProviderServer,
-  type SecretProvider,
-} from '@secrets-store-csi/provider-sdk';
+import { parseFlags, serve, type ProviderServer, type SecretProvider } from '@secrets-store-csi/provider-sdk';
 import { ProviderClient } from '@secrets-store-csi/provider-sdk/testing';
 import {
   createTestPki,
