@@ -303,7 +303,13 @@ export const driverProgram: { readonly entry: string; readonly nodeArgs: readonl
   const bundle = join(DRIVER_PACKAGE, 'dist/bundle/main.mjs');
   const entry = existsSync(bundle) ? bundle : join(DRIVER_PACKAGE, 'dist/main.js');
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`pnpm build\` first`);
-  return { entry, nodeArgs: daemonSetNodeOptions('deploy/driver/daemonset.yaml', 'secrets-store') };
+  // SSCSI_BENCH_NODE_OPTIONS tries other V8 flags than the DaemonSet's (to measure one before setting it).
+  const override = process.env.SSCSI_BENCH_NODE_OPTIONS;
+  const nodeArgs =
+    override === undefined
+      ? daemonSetNodeOptions('deploy/driver/daemonset.yaml', 'secrets-store')
+      : override.split(/\s+/).filter((arg) => arg !== '');
+  return { entry, nodeArgs };
 })();
 
 async function startDriver(

@@ -35,7 +35,7 @@ export class LinuxMounter implements Mounter {
       await ensureDirectory(target);
       const flags = mountFlags.nosuid | mountFlags.nodev | (options.noexec ? mountFlags.noexec : 0);
       const data = options.sizeBytes === undefined ? '' : `size=${options.sizeBytes}`;
-      this.#syscalls().mount('tmpfs', target, 'tmpfs', flags, data);
+      await this.#syscalls().mount('tmpfs', target, 'tmpfs', flags, data);
     } catch (error) {
       throw new DriverError(
         driverErrorCodes.failedToMount,
@@ -47,7 +47,7 @@ export class LinuxMounter implements Mounter {
 
   async unmount(target: string): Promise<void> {
     try {
-      this.#syscalls().umount(target);
+      await this.#syscalls().umount(target);
     } catch (error) {
       // Not a mount point (EINVAL) or no such path (ENOENT, ENOTDIR): nothing is mounted there.
       if (['EINVAL', 'ENOENT', 'ENOTDIR'].includes(errorCode(error) ?? '')) return;
@@ -57,7 +57,6 @@ export class LinuxMounter implements Mounter {
         { cause: error },
       );
     }
-    return Promise.resolve();
   }
 
   async isMountPoint(target: string): Promise<boolean> {

@@ -2,8 +2,11 @@
  * mount(2) and umount2(2) called straight from the driver process through koffi (an FFI library whose npm
  * package carries its prebuilt binary), instead of running `mount`/`umount`: spawning a child forks the whole
  * driver on the event-loop thread and copies its page tables, which cost 31 % of the CPU of a publish round
- * and grew with RSS. The calls are synchronous: a tmpfs mount plus unmount takes about 0.5 ms, and koffi's
- * asynchronous calls run on another thread, where the caller can no longer read errno.
+ * and grew with RSS. The calls run on koffi's worker threads, so an unmount waiting for an RCU grace period
+ * does not stall the event loop and several run at once. errno is per thread and koffi's asynchronous calls
+ * do not return it, so a call that fails is made once more synchronously to read it: the retry of a failed
+ * mount fails the same way (or mounts, which is what was asked), and the retry of a failed unmount sees the
+ * same state (EINVAL: not mounted; EBUSY: busy).
  *
  * koffi and libc are loaded on the first call, so a process that never mounts (tests, the standalone
  * directory mode) never pays for them.
@@ -29,10 +32,10 @@ export class SyscallError extends Error {
 
 /** The seam the mounter calls; tests inject failing ones. */
 export interface MountSyscalls {
-  /** mount(2); throws a SyscallError. */
-  mount(source: string, target: string, fsType: string, flags: number, data: string): void;
-  /** umount2(2) with no flags; throws a SyscallError. */
-  umount(target: string): void;
+  /** mount(2); rejects with a SyscallError. */
+  mount(source: string, target: string, fsType: string, flags: number, data: string): Promise<void>;
+  /** umount2(2) with no flags; rejects with a SyscallError. */
+  umount(target: string): Promise<void>;
 }
 
 /** Mount flags of <sys/mount.h>. */
@@ -61,9 +64,29 @@ function errnoMessage(errno: number): string {
   return errnoMessages[errnoName(errno)] ?? 'system call failed';
 }
 
+interface KoffiFunction {
+  (...args: unknown[]): unknown;
+  async(...args: unknown[]): void;
+}
+
 interface Koffi {
-  load(path: string): { func(signature: string): (...args: unknown[]) => unknown };
+  load(path: string): { func(signature: string): KoffiFunction };
   errno(): number;
+}
+
+/** Calls `fn` on a worker thread; on -1 calls it again here to read errno (see the module comment). */
+function call(koffi: Koffi, name: string, fn: KoffiFunction, args: unknown[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fn.async(...args, (error: unknown, result: unknown) => {
+      if (error !== null && error !== undefined) {
+        reject(error instanceof Error ? error : new Error(`${name} could not be called`, { cause: error }));
+      } else if (result === 0 || fn(...args) === 0) {
+        resolve();
+      } else {
+        reject(new SyscallError(name, koffi.errno()));
+      }
+    });
+  });
 }
 
 let libc: MountSyscalls | undefined;
@@ -79,12 +102,9 @@ export function libcMountSyscalls(): MountSyscalls {
   );
   const umount2 = library.func('int umount2(const char *target, int flags)');
   libc = {
-    mount(source, target, fsType, flags, data) {
-      if (mount(source, target, fsType, flags, data) !== 0) throw new SyscallError('mount', koffi.errno());
-    },
-    umount(target) {
-      if (umount2(target, 0) !== 0) throw new SyscallError('umount2', koffi.errno());
-    },
+    mount: (source, target, fsType, flags, data) =>
+      call(koffi, 'mount', mount, [source, target, fsType, flags, data]),
+    umount: (target) => call(koffi, 'umount2', umount2, [target, 0]),
   };
   return libc;
 }

@@ -94,12 +94,8 @@ describe('parseMountPoints', () => {
 function failingSyscalls(code: string): MountSyscalls {
   const errno = -(Object.entries(osConstants.errno).find(([name]) => name === code)?.[1] ?? 1);
   return {
-    mount: () => {
-      throw new SyscallError('mount', -errno);
-    },
-    umount: () => {
-      throw new SyscallError('umount2', -errno);
-    },
+    mount: () => Promise.reject(new SyscallError('mount', -errno)),
+    umount: () => Promise.reject(new SyscallError('umount2', -errno)),
   };
 }
 
