@@ -99,6 +99,8 @@ interface Results {
   readonly drained: DriverMemory;
   /** The busiest round's CPU rate: driver CPU seconds over wall seconds of the burst. */
   readonly burstCores: number;
+  /** The directory provider's RSS at the end and its peak. */
+  readonly provider: Memory;
 }
 
 /** RSS from /proc, and where it goes from the driver's own process metrics (prom-client's defaults). */
@@ -254,6 +256,7 @@ async function measure(bench: BenchWorld, volumes: Volumes): Promise<Results> {
   const drained = await driverMemory(bench);
   const apiConnectionsAtEnd = await connectionsTo(bench.driver.pid, bench.apiServerPort);
   const burstCores = burst.driverCpu.ownSeconds / (burst.wallMs / 1000);
+  const provider = await memory(bench.provider.pid);
   return {
     startToProbeMs: bench.startToProbeMs,
     sequential,
@@ -268,6 +271,7 @@ async function measure(bench: BenchWorld, volumes: Volumes): Promise<Results> {
     loaded,
     drained,
     burstCores,
+    provider,
   };
 }
 
@@ -379,6 +383,18 @@ function rows(results: Results): Row[] {
       '',
     ],
     ['DaemonSet resources (deploy/driver/daemonset.yaml)', limits.text, '', ''],
+    (() => {
+      const resources =
+        daemonSetContainer('deploy/provider-directory/daemonset.yaml', 'provider-directory').resources ?? {};
+      const limit = memoryQuantity(resources.limits?.memory ?? '0');
+      const peak = results.provider.peakRssBytes;
+      return [
+        'directory provider peak RSS (VmHWM) vs its DaemonSet memory limit',
+        `${mib(peak)} (${((100 * peak) / limit).toFixed(0)} % of ${mib(limit)}; requests ${resources.requests?.memory ?? '-'}, limits ${resources.limits?.cpu ?? '-'}/${resources.limits?.memory ?? '-'})`,
+        '<= limit / 2 (2x headroom)',
+        peak <= limit / 2 ? 'met' : 'NOT MET',
+      ] as const;
+    })(),
     [`publish p99, 1 in flight`, ms(p(sequential, 99)), '', ''],
     [
       `publish p50 / p99, ${CONCURRENCY} in flight`,
@@ -451,7 +467,11 @@ function printReport(bench: BenchWorld, results: Results, loadAtStart: number): 
       'Secrets Store CSI driver benchmark',
       `machine: ${processors.length} CPUs (${processors[0]?.model.trim() ?? 'unknown'}), Linux ${release()}, Node ${process.version}`,
       `load average (1 min) at start / end: ${loadAtStart.toFixed(2)} / ${(loadavg()[0] ?? 0).toFixed(2)} (other work on the machine skews every figure)`,
-      `driver: ${relative(process.cwd(), driverProgram.entry)} on plain Node ${driverProgram.nodeArgs.join(' ')}, --enable-secret-rotation ` +
+      `driver: ${Object.entries(driverProgram.env)
+        .map(([name, value]) => `${name}=${value} `)
+        .join(
+          '',
+        )}${relative(process.cwd(), driverProgram.entry)} on plain Node ${driverProgram.nodeArgs.join(' ')}, --enable-secret-rotation ` +
         `--rotation-poll-interval=${bench.rotationPollInterval}; provider: directory (3 small files); ` +
         'kube-apiserver, etcd and the bench share the same CPUs',
       '',

@@ -299,7 +299,12 @@ async function startProvider(dir: string, rootDir: string, teardown: Teardown): 
  * built, otherwise tsc's dist/main.js; never the sources through tsx. The Node flags are the DaemonSet's
  * NODE_OPTIONS, so the bench runs the driver as a node would.
  */
-export const driverProgram: { readonly entry: string; readonly nodeArgs: readonly string[] } = (() => {
+export const driverProgram: {
+  readonly entry: string;
+  readonly nodeArgs: readonly string[];
+  /** The container's other literal environment variables (MALLOC_ARENA_MAX...), set for the driver too. */
+  readonly env: Readonly<Record<string, string>>;
+} = (() => {
   const bundle = join(DRIVER_PACKAGE, 'dist/bundle/main.mjs');
   const entry = existsSync(bundle) ? bundle : join(DRIVER_PACKAGE, 'dist/main.js');
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`pnpm build\` first`);
@@ -309,7 +314,13 @@ export const driverProgram: { readonly entry: string; readonly nodeArgs: readonl
     override === undefined
       ? daemonSetNodeOptions('deploy/driver/daemonset.yaml', 'secrets-store')
       : override.split(/\s+/).filter((arg) => arg !== '');
-  return { entry, nodeArgs };
+  const env: Record<string, string> = {};
+  for (const variable of daemonSetContainer('deploy/driver/daemonset.yaml', 'secrets-store').env ?? []) {
+    if (variable.value !== undefined && !['NODE_OPTIONS', 'CSI_ENDPOINT'].includes(variable.name)) {
+      env[variable.name] = variable.value;
+    }
+  }
+  return { entry, nodeArgs, env };
 })();
 
 async function startDriver(
@@ -336,6 +347,7 @@ async function startDriver(
       `--rotation-poll-interval=${rotationPollInterval}`,
     ],
     cwd: DRIVER_PACKAGE,
+    env: { ...process.env, ...driverProgram.env },
     logPath: join(dir, 'driver.log'),
   });
   teardown.add('stop the driver', () => driver.stop());

@@ -7,6 +7,7 @@
  * @kubernetes/client-node 2.0.1 built a new undici Agent per request (CA, certificate and key re-read, a new
  * TLS connection each time): 112 sockets after a 110-publish burst and 14 % of CPU in TLS set-up.
  */
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import {
@@ -47,9 +48,15 @@ interface Response {
   readonly body: Readable;
   /** Stops reading and releases the stream. */
   cancel(): void;
+  /** After the body ended: whether it ended as the server meant it to (not reset, not cut short). */
+  complete(): Promise<boolean>;
 }
 
 const TOKEN_FILE_TTL_MS = 60_000;
+/** Repeats of a request whose connection failed (see `request`). */
+const TRANSPORT_RETRIES = 1;
+/** How long a PING may go unanswered before the connection is replaced. */
+const PING_TIMEOUT_MS = 20_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 const DEFAULT_PING_INTERVAL_MS = 30_000;
 
@@ -72,14 +79,28 @@ export class KubeHttp {
     this.#http1 = access.server.startsWith('http:') ? new Agent({ keepAlive: true }) : undefined;
   }
 
-  /** A JSON request; resolves with the parsed body of a 2xx answer, rejects with KubeApiError otherwise. */
+  /**
+   * A JSON request; resolves with the parsed body of a 2xx answer, rejects with KubeApiError otherwise. A
+   * request whose connection failed before the whole answer arrived (reset stream, GOAWAY, a connection that
+   * died) is sent once more on a new connection: every call the driver makes is safe to repeat (a repeated
+   * create answers AlreadyExists and a repeated update Conflict, which the adapters already handle).
+   */
   async request(method: string, path: string, body?: unknown): Promise<unknown> {
-    const response = await this.#send(method, path, body, this.#requestTimeoutMs);
-    const text = await readAll(response.body);
-    if (response.status < 200 || response.status > 299) {
-      throw new KubeApiError(method, path, response.status, text);
+    for (let attempt = 0; ; attempt++) {
+      let text: string;
+      let status: number;
+      try {
+        const response = await this.#send(method, path, body, this.#requestTimeoutMs);
+        status = response.status;
+        text = await readAll(response.body);
+        if (!(await response.complete())) throw new Error(`${method} ${path}: the answer was cut short`);
+      } catch (error) {
+        if (attempt >= TRANSPORT_RETRIES || this.#closed) throw error;
+        continue;
+      }
+      if (status < 200 || status > 299) throw new KubeApiError(method, path, status, text);
+      return text === '' ? {} : (JSON.parse(text) as unknown);
     }
-    return text === '' ? {} : (JSON.parse(text) as unknown);
   }
 
   /**
@@ -222,6 +243,10 @@ export class KubeHttp {
           cancel: () => {
             stream.close(http2.NGHTTP2_CANCEL);
           },
+          complete: async () => {
+            if (!stream.closed) await once(stream, 'close');
+            return !stream.aborted && stream.rstCode === http2.NGHTTP2_NO_ERROR;
+          },
         });
       });
       if (payload !== undefined) stream.end(payload);
@@ -254,7 +279,7 @@ export class KubeHttp {
       if (session.closed || session.destroyed) return;
       const timer = setTimeout(() => {
         session.destroy(new Error('the API server did not answer a ping'));
-      }, 10_000);
+      }, PING_TIMEOUT_MS);
       timer.unref();
       session.ping((error) => {
         clearTimeout(timer);
@@ -293,6 +318,7 @@ export class KubeHttp {
           cancel: () => {
             request.destroy();
           },
+          complete: () => Promise.resolve(response.complete),
         });
       });
       request.end(payload);

@@ -24,6 +24,7 @@ async function apiServer(dir: string) {
   const connections = { count: 0 };
   const requests: Record<string, string | string[] | undefined>[] = [];
   const watches: ServerHttp2Stream[] = [];
+  const flaky = { failures: 0 };
   const server: Http2SecureServer = createSecureServer({
     cert: await readFile(serving.certPath),
     key: await readFile(serving.keyPath),
@@ -44,6 +45,14 @@ async function apiServer(dir: string) {
       stream.write('TED","object":{"metadata":{"name":"a"}}}\n');
       return;
     }
+    stream.on('error', () => undefined);
+    if (path === '/flaky' && flaky.failures-- > 0) {
+      // Half an answer, then the connection dies.
+      stream.respond({ ':status': 200, 'content-type': 'application/json' });
+      stream.write('{"partial":');
+      setTimeout(() => stream.session?.destroy(), 20);
+      return;
+    }
     if (path === '/missing') {
       stream.respond({ ':status': 404, 'content-type': 'application/json' });
       stream.end(JSON.stringify({ kind: 'Status', reason: 'NotFound', message: 'pods "p" not found' }));
@@ -56,6 +65,7 @@ async function apiServer(dir: string) {
   const port = (server.address() as AddressInfo).port;
   return {
     server,
+    flaky,
     sessions,
     connections,
     requests,
@@ -133,6 +143,19 @@ describe('KubeHttp over HTTP/2', () => {
       (e: unknown) => e as Error,
     );
     expect(error?.message).to.match(/certificate/);
+  });
+
+  it('sends a request once more when its stream fails before the whole answer arrived, not twice', async () => {
+    http = new KubeHttp({ server: api.url, ca: { path: api.caPath } }, { userAgent: 'ua' });
+    api.flaky.failures = 1;
+    expect(await http.request('POST', '/flaky', {})).to.deep.equal({ path: '/flaky', method: 'POST' });
+    api.flaky.failures = 2;
+    const error = await http.request('POST', '/flaky', {}).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error).to.be.instanceOf(Error);
+    expect(api.flaky.failures).to.equal(0);
   });
 
   it('opens a new connection after the old one closed', async () => {
