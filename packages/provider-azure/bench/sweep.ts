@@ -77,6 +77,12 @@ const container = ((): ContainerSpec => {
 const nodeOptions = (container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')
   .split(/\s+/)
   .filter((arg) => arg !== '');
+/** The container's other literal environment variables (MALLOC_ARENA_MAX...), set for the provider too. */
+const containerEnv = Object.fromEntries(
+  (container.env ?? [])
+    .filter((e) => e.value !== undefined && e.name !== 'NODE_OPTIONS')
+    .map((e) => [e.name, e.value ?? '']),
+);
 const memoryLimitMiB = (() => {
   const limit = container.resources?.limits?.memory ?? '0';
   const match = /^(\d+)(Mi|Gi)$/.exec(limit);
@@ -133,7 +139,7 @@ async function startProvider(socket: string, caPath: string, cacheTtl: string): 
     ],
     {
       cwd: packageDir,
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath },
+      env: { ...process.env, ...containerEnv, NODE_EXTRA_CA_CERTS: caPath },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
@@ -210,7 +216,13 @@ async function mountOrThrow(client: ProviderClient, count: number, pod: number):
 const loadAtStart = loadavg()[0] ?? 0;
 try {
   console.log(
-    `Key Vault double latency ${keyVaultLatencyMs} ms per request; provider: ${fromSource ? 'src through tsx' : `${program.slice(packageDir.length)} on plain Node ${nodeOptions.join(' ')}`}`,
+    `Key Vault double latency ${keyVaultLatencyMs} ms per request; provider: ${
+      fromSource
+        ? 'src through tsx'
+        : `${Object.entries(containerEnv)
+            .map(([name, value]) => `${name}=${value} `)
+            .join('')}${program.slice(packageDir.length)} on plain Node ${nodeOptions.join(' ')}`
+    }`,
   );
 
   // 1. Latency, every mount reaching Key Vault (cache off), after a warm-up mount (token, connections).
