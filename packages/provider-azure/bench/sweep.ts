@@ -74,7 +74,12 @@ const container = ((): ContainerSpec => {
   if (found === undefined) throw new Error(`${MANIFEST} has no provider-azure-installer container`);
   return found;
 })();
-const nodeOptions = (container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')
+// SSCSI_BENCH_NODE_OPTIONS tries other V8 flags than the DaemonSet's (to measure one before setting it).
+const nodeOptions = (
+  process.env.SSCSI_BENCH_NODE_OPTIONS ??
+  container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ??
+  ''
+)
   .split(/\s+/)
   .filter((arg) => arg !== '');
 /** The container's other literal environment variables (MALLOC_ARENA_MAX...), set for the provider too. */
