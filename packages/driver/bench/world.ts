@@ -7,8 +7,8 @@
  * SIGINT/SIGTERM, a synchronous emergency version (kill the processes, lazily unmount, remove directories).
  */
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,7 @@ import {
   type ManagedProcess,
   type TestWorld,
 } from '@secrets-store-csi/test-support';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { mountsUnder } from './proc.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -63,12 +63,16 @@ export interface BenchVolume {
 
 export interface BenchWorld {
   readonly world: TestWorld;
+  /** Milliseconds from spawning the driver to its first successful Probe. */
+  readonly startToProbeMs: number;
   /** Temporary directory: kubelet root, provider sockets, secrets, logs. */
   readonly dir: string;
   readonly driver: ManagedProcess;
   readonly provider: ManagedProcess;
   readonly client: CsiNodeClient;
   readonly metricsPort: number;
+  /** The API server's port, to count the driver's connections to it. */
+  readonly apiServerPort: number;
   readonly rotationPollInterval: string;
   /** Creates `count` pods (not timed) and returns their volumes, ready to publish. */
   createPods(prefix: string, count: number): Promise<BenchVolume[]>;
@@ -159,7 +163,16 @@ export async function setUpBenchWorld(teardown: Teardown, rotationPollInterval: 
   const rootDir = join(dir, 'secrets');
   await writeSecretFiles(rootDir);
   const provider = await startProvider(dir, rootDir, teardown);
+  const spawnedAt = performance.now();
   const driver = await startDriver(world, dir, rotationPollInterval, teardown);
+  // The client is made once the socket exists: a gRPC channel that failed to connect waits out a backoff
+  // (1 s and up) before it retries, which would be measured as start-up time.
+  await waitUntil(() => stat(join(dir, 'csi.sock')).then(() => true), {
+    description: 'the driver to create its CSI socket',
+    process: driver,
+    timeoutMs: 60_000,
+    intervalMs: 5,
+  });
   const client = new CsiNodeClient(join(dir, 'csi.sock'));
   teardown.add('close the CSI client', () => {
     client.close();
@@ -169,17 +182,21 @@ export async function setUpBenchWorld(teardown: Teardown, rotationPollInterval: 
     description: 'the driver to answer Probe',
     process: driver,
     timeoutMs: 60_000,
+    intervalMs: 5,
   });
+  const startToProbeMs = performance.now() - spawnedAt;
   const metricsPort = await driverMetricsPort(driver);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const kubeletRoot = join(dir, 'kubelet');
   return {
     world,
+    startToProbeMs,
     dir,
     driver,
     provider,
     client,
     metricsPort,
+    apiServerPort: Number(new URL(world.kube.server).port || 443),
     rotationPollInterval,
     createPods: (prefix, count) => createPods(core, kubeletRoot, prefix, count),
   };
@@ -258,9 +275,7 @@ async function startProvider(dir: string, rootDir: string, teardown: Teardown): 
     name: 'provider-directory',
     command: process.execPath,
     args: [
-      '--conditions=source',
-      '--import=tsx',
-      join(PROVIDER_PACKAGE, 'src/main.ts'),
+      join(PROVIDER_PACKAGE, 'dist/main.js'),
       `--root-dir=${rootDir}`,
       `--endpoint=unix://${socket}`,
       '--healthz-port=0',
@@ -279,6 +294,35 @@ async function startProvider(dir: string, rootDir: string, teardown: Teardown): 
   return provider;
 }
 
+/**
+ * What the bench runs as the driver: the esbuild bundle the image ships (dist/bundle/main.mjs) when it was
+ * built, otherwise tsc's dist/main.js; never the sources through tsx. The Node flags are the DaemonSet's
+ * NODE_OPTIONS, so the bench runs the driver as a node would.
+ */
+export const driverProgram: {
+  readonly entry: string;
+  readonly nodeArgs: readonly string[];
+  /** The container's other literal environment variables (MALLOC_ARENA_MAX...), set for the driver too. */
+  readonly env: Readonly<Record<string, string>>;
+} = (() => {
+  const bundle = join(DRIVER_PACKAGE, 'dist/bundle/main.mjs');
+  const entry = existsSync(bundle) ? bundle : join(DRIVER_PACKAGE, 'dist/main.js');
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`pnpm build\` first`);
+  // SSCSI_BENCH_NODE_OPTIONS tries other V8 flags than the DaemonSet's (to measure one before setting it).
+  const override = process.env.SSCSI_BENCH_NODE_OPTIONS;
+  const nodeArgs =
+    override === undefined
+      ? daemonSetNodeOptions('deploy/driver/daemonset.yaml', 'secrets-store')
+      : override.split(/\s+/).filter((arg) => arg !== '');
+  const env: Record<string, string> = {};
+  for (const variable of daemonSetContainer('deploy/driver/daemonset.yaml', 'secrets-store').env ?? []) {
+    if (variable.value !== undefined && !['NODE_OPTIONS', 'CSI_ENDPOINT'].includes(variable.name)) {
+      env[variable.name] = variable.value;
+    }
+  }
+  return { entry, nodeArgs, env };
+})();
+
 async function startDriver(
   world: TestWorld,
   dir: string,
@@ -290,10 +334,9 @@ async function startDriver(
     name: 'driver',
     command: process.execPath,
     args: [
-      '--conditions=source',
-      '--import=tsx',
+      ...driverProgram.nodeArgs,
       ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
-      join(DRIVER_PACKAGE, 'src/main.ts'),
+      driverProgram.entry,
       `--endpoint=unix://${join(dir, 'csi.sock')}`,
       `--nodeid=${NODE_NAME}`,
       `--kubeconfig=${world.kube.adminKubeconfigPath}`,
@@ -304,6 +347,7 @@ async function startDriver(
       `--rotation-poll-interval=${rotationPollInterval}`,
     ],
     cwd: DRIVER_PACKAGE,
+    env: { ...process.env, ...driverProgram.env },
     logPath: join(dir, 'driver.log'),
   });
   teardown.add('stop the driver', () => driver.stop());
@@ -397,4 +441,71 @@ export async function metricTotal(port: number, name: string, labels = ''): Prom
     .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
     .filter((line) => line.includes(labels))
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
+/** A container of a DaemonSet manifest in deploy/, as the bench needs it. */
+interface ContainerSpec {
+  readonly name: string;
+  readonly env?: readonly { readonly name: string; readonly value?: string }[];
+  readonly resources?: {
+    readonly requests?: Readonly<Record<string, string>>;
+    readonly limits?: Readonly<Record<string, string>>;
+  };
+}
+
+export function daemonSetContainer(manifest: string, container: string): ContainerSpec {
+  const documents = parseAllDocuments(readFileSync(join(REPO_ROOT, manifest), 'utf8')).map(
+    (document) =>
+      document.toJS() as {
+        kind?: string;
+        spec?: { template?: { spec?: { containers?: ContainerSpec[] } } };
+      } | null,
+  );
+  const daemonSet = documents.find((document) => document?.kind === 'DaemonSet');
+  const found = daemonSet?.spec?.template?.spec?.containers?.find((c) => c.name === container);
+  if (found === undefined) throw new Error(`${manifest} has no container ${container}`);
+  return found;
+}
+
+/** The container's NODE_OPTIONS, split into arguments (empty when it sets none). */
+export function daemonSetNodeOptions(manifest: string, container: string): string[] {
+  const value = daemonSetContainer(manifest, container).env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  return value === undefined ? [] : value.split(/\s+/).filter((arg) => arg !== '');
+}
+
+/** A Kubernetes memory quantity (`200Mi`, `64M`, `1Gi`) in bytes. */
+export function memoryQuantity(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|K|M|G)?$/.exec(quantity);
+  if (match === null) throw new Error(`unsupported memory quantity ${quantity}`);
+  const units: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, K: 1e3, M: 1e6, G: 1e9 };
+  return Number(match[1]) * (units[match[2] ?? ''] ?? 1);
+}
+
+/** A Kubernetes CPU quantity (`200m`, `1`) in cores. */
+export function cpuQuantity(quantity: string): number {
+  return quantity.endsWith('m') ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
+}
+
+/**
+ * Established TCP connections of process `pid` to `port` on the peer: its socket inodes (/proc/<pid>/fd)
+ * matched against the connection tables of its network namespace (/proc/<pid>/net/tcp and tcp6).
+ */
+export async function connectionsTo(pid: number, port: number): Promise<number> {
+  const inodes = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
+    const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const match = /^socket:\[(\d+)\]$/.exec(link);
+    if (match?.[1] !== undefined) inodes.add(match[1]);
+  }
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let count = 0;
+  for (const table of ['tcp', 'tcp6']) {
+    const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // remote address (field 3) ends in :PORT; state (field 4) 01 is ESTABLISHED; inode is field 10.
+      if (fields[2]?.endsWith(`:${hexPort}`) && fields[3] === '01' && inodes.has(fields[9] ?? '')) count++;
+    }
+  }
+  return count;
 }

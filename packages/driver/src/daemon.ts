@@ -3,11 +3,11 @@
  * publisher, the CSI server and the metrics listener. `main` calls it; integration tests call it too, with
  * their own seams where a test needs one.
  */
-import { KubeConfig } from '@kubernetes/client-node';
 import { listenHttp, metricsHandler, type HttpListener, type Logger } from '@secrets-store-csi/core';
 import type { DriverConfig } from './config.js';
 import { startCsiServer, type CsiServer } from './csi/server.js';
 import { AtomicWriter, readMountedContents } from './fs/index.js';
+import { loadKubeAccess, type KubeAccess } from './kube/access.js';
 import { createKubeAdapters } from './kube/client.js';
 import type { KubeAdapters } from './kube/ports.js';
 import { DriverMetrics } from './metrics.js';
@@ -20,7 +20,7 @@ import { DRIVER_VERSION, userAgent } from './version.js';
 
 export interface DriverOverrides {
   readonly kube?: KubeAdapters;
-  readonly kubeConfig?: KubeConfig;
+  readonly kubeAccess?: KubeAccess;
   readonly mounter?: Mounter;
   readonly providers?: ProviderClients;
   readonly metrics?: DriverMetrics;
@@ -38,13 +38,6 @@ export interface RunningDriver {
 const PROVIDER_HEALTH_CHECK_TIMEOUT_MS = 5000;
 /** Kubelet normally sets a deadline; this bounds a call that has none. */
 const DEFAULT_CALL_TIMEOUT_MS = 120_000;
-
-export function loadKubeConfig(path: string): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  if (path === '') kubeConfig.loadFromDefault();
-  else kubeConfig.loadFromFile(path);
-  return kubeConfig;
-}
 
 function startProviderHealthCheck(
   providers: ProviderClients,
@@ -84,7 +77,7 @@ export async function startDriver(
   const kube =
     overrides.kube ??
     createKubeAdapters({
-      kubeConfig: overrides.kubeConfig ?? loadKubeConfig(config.kubeconfigPath),
+      access: overrides.kubeAccess ?? loadKubeAccess(config.kubeconfigPath),
       nodeName: config.nodeId,
       driverName: config.driverName,
       logger: logger.child({ component: 'kube' }),
@@ -100,8 +93,19 @@ export async function startDriver(
     for (const stop of stops.reverse()) await stop();
   };
   try {
-    await kube.start();
-    stops.push(() => kube.stop());
+    // Not awaited: the CSI socket opens while the informers list, so kubelet's first Probe is answered in
+    // about the time Node takes to load us. That is safe because no read waits for the caches: until they
+    // have synced (or when they never do) every read is a direct GET to the API server.
+    const kubeStarted = kube.start().catch((error: unknown) => {
+      logger.error('the Kubernetes informers failed to start', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
+    stops.push(async () => {
+      // stop() releases a start() still waiting for the first sync.
+      await kube.stop();
+      await kubeStarted;
+    });
     stops.push(() => {
       providers.close();
     });

@@ -5,17 +5,21 @@
  * - Mount latency (p50, p99) for 1 and for 20 objects, caching off so every mount reaches Key Vault;
  * - the Key Vault requests of one rotation sweep: 100 pods sharing one SecretProviderClass of 5 objects
  *   under one identity, remounted all at once as the driver's rotation does (upstream makes 500);
- * - the provider's RSS after that sweep.
+ * - 20-object mounts with 16 in flight (goal: p50 no slower than 4x the p50 of one in flight);
+ * - the provider's RSS idle (started, no mount yet) and after the sweeps, and its peak against the
+ *   memory limit of deploy/provider-azure/daemonset.yaml, whose NODE_OPTIONS the provider runs with.
+ * Each figure of issue 13 is printed beside its goal, with the load average of the machine.
  *
  *   pnpm --filter @secrets-store-csi/provider-azure bench [-- --latency-ms=5]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import { ProviderClient, driverMountRequest } from '@secrets-store-csi/provider-sdk/testing';
 import {
   createTestPki,
@@ -30,8 +34,9 @@ const { values } = parseArgs({
     'latency-ms': { type: 'string', default: '2' },
     iterations: { type: 'string', default: '50' },
     pods: { type: 'string', default: '100' },
-    // The image runs dist/main.js on plain Node; --from-source measures src through tsx instead.
+    // The image runs dist/bundle/main.mjs on plain Node; --from-source measures src through tsx instead.
     'from-source': { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '16' },
   },
 });
 const keyVaultLatencyMs = Number(values['latency-ms']);
@@ -39,20 +44,91 @@ const iterations = Number(values.iterations);
 const pods = Number(values.pods);
 const TENANT = 'bench-tenant';
 const fromSource = values['from-source'];
+const concurrency = Number(values.concurrency);
+const packageDir = new URL('../', import.meta.url).pathname;
+const MANIFEST = new URL('../../../deploy/provider-azure/daemonset.yaml', import.meta.url).pathname;
+
+interface ContainerSpec {
+  readonly name: string;
+  readonly env?: readonly { readonly name: string; readonly value?: string }[];
+  readonly resources?: {
+    readonly limits?: Record<string, string>;
+    readonly requests?: Record<string, string>;
+  };
+}
+
+/** The provider container of the DaemonSet manifest: its NODE_OPTIONS and resources are what a node runs. */
+const container = ((): ContainerSpec => {
+  const documents = parseAllDocuments(readFileSync(MANIFEST, 'utf8')).map(
+    (document) =>
+      document.toJS() as {
+        kind?: string;
+        spec?: { template?: { spec?: { containers?: ContainerSpec[] } } };
+      } | null,
+  );
+  const daemonSet = documents.find((document) => document?.kind === 'DaemonSet');
+  const found = daemonSet?.spec?.template?.spec?.containers?.find(
+    (c) => c.name === 'provider-azure-installer',
+  );
+  if (found === undefined) throw new Error(`${MANIFEST} has no provider-azure-installer container`);
+  return found;
+})();
+// SSCSI_BENCH_NODE_OPTIONS tries other V8 flags than the DaemonSet's (to measure one before setting it).
+const nodeOptions = (
+  process.env.SSCSI_BENCH_NODE_OPTIONS ??
+  container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ??
+  ''
+)
+  .split(/\s+/)
+  .filter((arg) => arg !== '');
+/** The container's other literal environment variables (MALLOC_ARENA_MAX...), set for the provider too. */
+const containerEnv = Object.fromEntries(
+  (container.env ?? [])
+    .filter((e) => e.value !== undefined && e.name !== 'NODE_OPTIONS')
+    .map((e) => [e.name, e.value ?? '']),
+);
+const memoryLimitMiB = (() => {
+  const limit = container.resources?.limits?.memory ?? '0';
+  const match = /^(\d+)(Mi|Gi)$/.exec(limit);
+  if (match === null) throw new Error(`unsupported memory limit ${limit}`);
+  return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1);
+})();
+const bundle = new URL('../dist/bundle/main.mjs', import.meta.url).pathname;
+const program = existsSync(bundle) ? bundle : new URL('../dist/main.js', import.meta.url).pathname;
 const providerArgs = fromSource
   ? ['--conditions=source', '--import=tsx', new URL('../src/main.ts', import.meta.url).pathname]
-  : [new URL('../dist/main.js', import.meta.url).pathname];
-const packageDir = new URL('../', import.meta.url).pathname;
+  : [...nodeOptions, program];
 
 function percentile(samples: readonly number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
-function rssMiB(pid: number): number {
+function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+  const kib = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]);
   return kib / 1024;
+}
+
+/** utime + stime of `pid` in seconds (Linux clock ticks are 100 per second). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const rows: [string, string, string, string][] = [];
+function row(measure: string, figure: string, goal = '', met?: boolean): void {
+  rows.push([measure, figure, goal, met === undefined ? '' : met ? 'met' : 'NOT MET']);
+}
+
+/** Runs `work` over 0..count-1 with at most `width` in flight. */
+async function inPool(count: number, width: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) await work(i);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
 }
 
 async function startProvider(socket: string, caPath: string, cacheTtl: string): Promise<ChildProcess> {
@@ -67,7 +143,7 @@ async function startProvider(socket: string, caPath: string, cacheTtl: string): 
     ],
     {
       cwd: packageDir,
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath },
+      env: { ...process.env, ...containerEnv, NODE_EXTRA_CA_CERTS: caPath },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
@@ -141,15 +217,23 @@ async function mountOrThrow(client: ProviderClient, count: number, pod: number):
   if (!outcome.ok) throw new Error(`mount failed: ${outcome.details}`);
 }
 
+const loadAtStart = loadavg()[0] ?? 0;
 try {
   console.log(
-    `Key Vault double latency ${keyVaultLatencyMs} ms per request; provider run ${fromSource ? 'from source through tsx' : 'from dist/ on plain Node'}`,
+    `Key Vault double latency ${keyVaultLatencyMs} ms per request; provider: ${
+      fromSource
+        ? 'src through tsx'
+        : `${Object.entries(containerEnv)
+            .map(([name, value]) => `${name}=${value} `)
+            .join('')}${program.slice(packageDir.length)} on plain Node ${nodeOptions.join(' ')}`
+    }`,
   );
 
   // 1. Latency, every mount reaching Key Vault (cache off), after a warm-up mount (token, connections).
   const uncachedSocket = join(dir, 'uncached.sock');
   const uncached = await startProvider(uncachedSocket, pki.caCertPath, '0s');
   const uncachedClient = new ProviderClient(uncachedSocket, { authority: 'localhost' });
+  const p50: Record<string, number> = {};
   for (const count of [1, 20]) {
     await mountOrThrow(uncachedClient, count, 0);
     const samples: number[] = [];
@@ -158,8 +242,25 @@ try {
       await mountOrThrow(uncachedClient, count, 0);
       samples.push(performance.now() - started);
     }
-    console.log(
-      `mount of ${String(count).padStart(2)} object(s), cache off: p50 ${percentile(samples, 50).toFixed(1)} ms, p99 ${percentile(samples, 99).toFixed(1)} ms (${iterations} mounts)`,
+    p50[`${count}x1`] = percentile(samples, 50);
+    row(
+      `mount of ${count} object(s), 1 in flight, cache off: p50 / p99`,
+      `${percentile(samples, 50).toFixed(1)} / ${percentile(samples, 99).toFixed(1)} ms`,
+    );
+  }
+  {
+    const samples: number[] = [];
+    await inPool(iterations * 2, concurrency, async (i) => {
+      const started = performance.now();
+      await mountOrThrow(uncachedClient, 20, i);
+      samples.push(performance.now() - started);
+    });
+    const limit = 4 * (p50['20x1'] ?? 0);
+    row(
+      `mount of 20 objects, ${concurrency} in flight, cache off: p50`,
+      `${percentile(samples, 50).toFixed(1)} ms (p99 ${percentile(samples, 99).toFixed(1)} ms)`,
+      `<= 4 x p50 at 1 in flight = ${limit.toFixed(1)} ms`,
+      percentile(samples, 50) <= limit,
     );
   }
   uncachedClient.close();
@@ -169,25 +270,67 @@ try {
   const socket = join(dir, 'azure.sock');
   const provider = await startProvider(socket, pki.caCertPath, '1m');
   const client = new ProviderClient(socket, { authority: 'localhost' });
-  const rssBefore = rssMiB(provider.pid ?? 0);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const rssIdle = rssMiB(provider.pid ?? 0);
   kv.clearRequests();
+  const tokensBefore = entra.requests.length;
+  const cpuBefore = cpuSeconds(provider.pid ?? 0);
   const started = performance.now();
   await Promise.all(Array.from({ length: pods }, (_, pod) => mountOrThrow(client, 5, pod)));
   const sweepMs = performance.now() - started;
+  const sweepCpu = cpuSeconds(provider.pid ?? 0) - cpuBefore;
   const gets = kv.requests.filter((r) => r.method === 'GET' && r.authenticated).length;
   const challenges = kv.requests.filter((r) => !r.authenticated).length;
-  const tokenRequests = entra.requests.length;
-  console.log(
-    `rotation sweep, ${pods} pods x 5 objects, one identity: ${gets} Key Vault GETs (+${challenges} challenge round trips; upstream: ${pods * 5} GETs, ${pods} tokens, up to ${pods * 3} challenges), ${tokenRequests} token requests in total, ${sweepMs.toFixed(0)} ms`,
+  const tokenRequests = entra.requests.length - tokensBefore;
+  row(
+    `rotation sweep, ${pods} pods x 5 objects, one identity: Key Vault GETs (+ challenges), wall`,
+    `${gets} (+${challenges}; upstream: ${pods * 5} GETs, up to ${pods * 3} challenges), ${sweepMs.toFixed(0)} ms`,
+  );
+  row(
+    `token requests of that sweep (one identity, ${pods} mounts at once on a fresh provider)`,
+    String(tokenRequests),
+    '1 per identity',
+    tokenRequests <= 1,
   );
   kv.clearRequests();
   await Promise.all(Array.from({ length: pods }, (_, pod) => mountOrThrow(client, 5, pod)));
-  console.log(`second sweep within the cache TTL: ${kv.requests.length} Key Vault requests`);
-  console.log(
-    `provider RSS: ${rssBefore.toFixed(0)} MiB before the sweeps, ${rssMiB(provider.pid ?? 0).toFixed(0)} MiB after`,
+  row(
+    'provider CPU during the first sweep (busiest moment) vs the DaemonSet CPU limit',
+    `${sweepCpu.toFixed(2)} s over ${(sweepMs / 1000).toFixed(2)} s = ${(sweepCpu / (sweepMs / 1000)).toFixed(2)} cores (a CPU limit throttles, it does not kill)`,
+  );
+  row('second sweep within the cache TTL: Key Vault requests', String(kv.requests.length));
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const rssAfter = rssMiB(provider.pid ?? 0);
+  const peak = rssMiB(provider.pid ?? 0, 'VmHWM');
+  row(
+    'provider RSS idle (started, before any mount)',
+    `${rssIdle.toFixed(1)} MiB`,
+    '<= 60 MiB',
+    rssIdle <= 60,
+  );
+  row(`provider RSS after the ${pods}-pod sweeps`, `${rssAfter.toFixed(1)} MiB`, '<= 95 MiB', rssAfter <= 95);
+  row(
+    'provider peak RSS (VmHWM) vs the DaemonSet memory limit',
+    `${peak.toFixed(1)} MiB (${((100 * peak) / memoryLimitMiB).toFixed(0)} % of ${memoryLimitMiB} MiB)`,
+    '<= limit / 2 (2x headroom)',
+    peak <= memoryLimitMiB / 2,
+  );
+  row(
+    'DaemonSet resources (deploy/provider-azure/daemonset.yaml)',
+    `requests ${container.resources?.requests?.cpu ?? '-'}/${container.resources?.requests?.memory ?? '-'}, limits ${container.resources?.limits?.cpu ?? '-'}/${container.resources?.limits?.memory ?? '-'}`,
   );
   client.close();
   await stop(provider);
+
+  console.log(
+    `load average (1 min) at start / end: ${loadAtStart.toFixed(2)} / ${(loadavg()[0] ?? 0).toFixed(2)} (other work on the machine skews every figure)\n`,
+  );
+  const header: [string, string, string, string] = ['measure', 'figure', 'goal', 'result'];
+  const widths = header.map((_, c) => Math.max(...[header, ...rows].map((r) => (r[c] ?? '').length)));
+  const line = (r: readonly string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join(' | ')} |`;
+  console.log(
+    [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n'),
+  );
 } finally {
   await hosts.remove();
   await kv.close();

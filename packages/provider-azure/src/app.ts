@@ -3,14 +3,13 @@
  * for the cache and concurrency), and `createAzureProvider`, which builds the provider from the parsed flags.
  * main.ts hands both to the SDK's `runProvider`.
  */
-import type { FlagValues, Logger } from '@secrets-store-csi/provider-sdk';
+import type { FlagValues, Logger, SecretProvider } from '@secrets-store-csi/provider-sdk';
 import type { Registry } from 'prom-client';
-import { CredentialCache, classifyCredentialError, identityKey } from './auth/index.js';
-import { AzureKeyVaultConnector } from './keyvault/azure.js';
 import { DEFAULT_RETRY_SETTINGS } from './keyvault/retry.js';
 import { keyVaultRequestRecorder } from './metrics.js';
+import { PROVIDER_NAME, PROVIDER_VERSION, RUNTIME_NAME } from './names.js';
 import { cloudByName } from './parameters/index.js';
-import { AzureProvider, type Identities } from './provider.js';
+import type { AzureProviderWiring } from './wiring.js';
 
 export const azureProviderFlags = {
   'construct-pem-chain': {
@@ -74,57 +73,50 @@ export const azureProviderFlags = {
   },
 } as const;
 
-type Flags = FlagValues<typeof azureProviderFlags>;
+export type AzureProviderFlags = FlagValues<typeof azureProviderFlags>;
 
-/** Entries the object cache keeps; each is one object version of one identity. */
-const OBJECT_CACHE_MAX_ENTRIES = 10_000;
-
+/**
+ * Checks the flags and registers the metrics now, so a bad flag stops the process at start; the Azure SDK
+ * (@azure/identity with MSAL, the Key Vault clients, the REST pipeline: about 20 MiB of RSS) is loaded and the
+ * provider built on the first mount, so an idle node pays only for the gRPC server.
+ */
 export async function createAzureProvider(context: {
-  readonly flags: Flags;
+  readonly flags: AzureProviderFlags;
   readonly logger: Logger;
   readonly registry: Registry;
-}): Promise<AzureProvider> {
+}): Promise<SecretProvider> {
   const { flags, logger, registry } = context;
   if (flags['keyvault-max-retries'] < 0) throw new Error('--keyvault-max-retries must not be negative');
   if (flags['object-cache-ttl'] < 0) throw new Error('--object-cache-ttl must not be negative');
+  if (flags['max-concurrent-vault-requests'] < 1) {
+    throw new Error('--max-concurrent-vault-requests must be a positive integer');
+  }
   const defaultCloud = await cloudByName(flags['cloud-name']);
   if (flags['enable-pprof'])
     logger.warn('--enable-pprof is accepted for compatibility; this provider has no pprof');
   if (flags['construct-pem-chain']) logger.info('construct pem chain feature enabled');
   if (flags['write-cert-and-key-in-separate-files'])
     logger.info('write cert and key in separate files feature enabled');
-  const retry = { ...DEFAULT_RETRY_SETTINGS, maxRetries: flags['keyvault-max-retries'] };
-  const userAgentPrefix = flags['custom-user-agent'] || undefined;
-  const credentials = new CredentialCache({
-    retry,
-    nmiUrl: flags['nmi-url'],
-    tokenProxyUrl: flags['token-proxy-url'],
-    sniName: flags['sni-name'],
-    ...(userAgentPrefix ? { userAgentPrefix } : {}),
-  });
-  const identities: Identities = {
-    credentialFor: (auth, cloud, tenantId, subject) => credentials.get(auth, cloud, tenantId, subject),
-    identityKey,
-    classifyCredentialError: (error) => classifyCredentialError(error),
+  const wiring: AzureProviderWiring = {
+    flags,
+    logger,
+    defaultCloud,
+    retry: { ...DEFAULT_RETRY_SETTINGS, maxRetries: flags['keyvault-max-retries'] },
+    recordKeyVaultRequest: keyVaultRequestRecorder(registry),
   };
-  return new AzureProvider(
-    {
-      defaultCloud,
-      constructPemChain: flags['construct-pem-chain'],
-      writeCertAndKeyInSeparateFiles: flags['write-cert-and-key-in-separate-files'],
-      maxConcurrentFetchesPerMount: flags['max-concurrent-object-fetches'],
-      objectCacheTtlInMs: flags['object-cache-ttl'],
-      objectCacheMaxEntries: OBJECT_CACHE_MAX_ENTRIES,
-    },
-    {
-      connector: new AzureKeyVaultConnector({
-        retry,
-        maxConcurrentRequestsPerVault: flags['max-concurrent-vault-requests'],
-        ...(userAgentPrefix ? { userAgentPrefix } : {}),
-      }),
-      identities,
-      recordKeyVaultRequest: keyVaultRequestRecorder(registry),
-      logger,
-    },
-  );
+  let provider: Promise<SecretProvider> | undefined;
+  const load = () => {
+    provider ??= import('./wiring.js').then((module) => module.buildAzureProvider(wiring));
+    // A failed load (it should not happen) is retried by the next mount.
+    provider.catch(() => {
+      provider = undefined;
+    });
+    return provider;
+  };
+  return {
+    name: PROVIDER_NAME,
+    runtimeName: RUNTIME_NAME,
+    version: PROVIDER_VERSION,
+    mount: async (request, options) => (await load()).mount(request, options),
+  };
 }

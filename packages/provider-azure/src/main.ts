@@ -5,7 +5,7 @@
  */
 import { runProvider } from '@secrets-store-csi/provider-sdk';
 import { azureProviderFlags, createAzureProvider } from './app.js';
-import { PROVIDER_NAME, PROVIDER_VERSION, RUNTIME_NAME } from './provider.js';
+import { PROVIDER_NAME, PROVIDER_VERSION, RUNTIME_NAME } from './names.js';
 
 process.exitCode = await runProvider({
   name: PROVIDER_NAME,

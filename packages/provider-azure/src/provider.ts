@@ -33,10 +33,9 @@ import type { KeyVaultRequestRecorder } from './metrics.js';
 import type { AuthConfig, CloudEnvironment, KeyVaultObject } from './model.js';
 import { fileModeOf, fileNameOf, parseMountParameters, vaultUrl } from './parameters/index.js';
 import { isProviderError } from '@secrets-store-csi/provider-sdk';
+import { PROVIDER_NAME, PROVIDER_VERSION, RUNTIME_NAME } from './names.js';
 
-export const PROVIDER_NAME = 'azure';
-export const PROVIDER_VERSION = '0.1.0';
-export const RUNTIME_NAME = 'secrets-store-csi-driver-provider-azure';
+export { PROVIDER_NAME, PROVIDER_VERSION, RUNTIME_NAME } from './names.js';
 
 /** What the provider needs from the identity side (src/auth). */
 export interface Identities {

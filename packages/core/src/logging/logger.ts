@@ -1,9 +1,12 @@
 /**
- * Structured logging for the daemons. Libraries take the small `Logger` interface; only `createLogger` binds
- * winston. Every line passes through the redaction layer before it is formatted.
+ * Structured logging for the daemons. Libraries take the small `Logger` interface; `createLogger` writes one
+ * line per call (JSON or key=value text) to standard error or a given stream. Every line passes through the
+ * redaction layer before it is formatted.
+ *
+ * Written here rather than with winston: the daemons need one synchronous line format and a level filter,
+ * and loading winston (with logform, colors, fecha, readable-stream...) cost each process about 2 MiB of RSS.
  */
 import type { Writable } from 'node:stream';
-import winston from 'winston';
 import { redactValue, type SecretValues } from './redact.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -28,53 +31,59 @@ export interface LoggerOptions {
   readonly stream?: Writable;
 }
 
-const MESSAGE = Symbol.for('message');
+const LEVELS: Readonly<Record<LogLevel, number>> = { error: 0, warn: 1, info: 2, debug: 3 };
 
 function textValue(value: unknown): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
 }
 
-export function createLogger(options: LoggerOptions): Logger {
-  const redaction = winston.format((info) => {
-    for (const key of Object.keys(info)) {
-      if (key !== 'level' && key !== 'timestamp') info[key] = redactValue(info[key], options.secrets);
+/** JSON.stringify that never throws (cycles and BigInt are written as text). */
+function safeJson(value: unknown): string {
+  const seen = new WeakSet();
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item === 'bigint') return item.toString();
+    if (typeof item === 'object' && item !== null) {
+      if (seen.has(item)) return '[Circular]';
+      seen.add(item);
     }
-    return info;
+    return item;
   });
-  const line =
-    options.format === 'json'
-      ? winston.format.json()
-      : winston.format((info) => {
-          const { level, message, timestamp, ...fields } = info as Record<string, unknown>;
-          const pairs = Object.entries(fields).map(([k, v]) => `${k}=${textValue(v)}`);
-          (info as Record<symbol, unknown>)[MESSAGE] = [timestamp, level, textValue(message), ...pairs].join(
-            ' ',
-          );
-          return info;
-        })();
-  const logger = winston.createLogger({
-    level: options.level,
-    format: winston.format.combine(winston.format.timestamp(), redaction(), line),
-    transports: [
-      options.stream
-        ? new winston.transports.Stream({ stream: options.stream })
-        : new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] }),
-    ],
-  });
-  return wrap(logger, {});
 }
 
-function wrap(logger: winston.Logger, base: LogFields): Logger {
+export function createLogger(options: LoggerOptions): Logger {
+  const threshold = LEVELS[options.level];
+  const stream: { write(line: string): unknown } = options.stream ?? process.stderr;
+  const emit = (level: LogLevel, message: string, fields: LogFields) => {
+    if (LEVELS[level] > threshold) return;
+    const timestamp = new Date().toISOString();
+    const redacted: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(fields)) redacted[key] = redactValue(value, options.secrets);
+    const text = redactValue(message, options.secrets);
+    const line =
+      options.format === 'json'
+        ? safeJson({ ...redacted, level, message: text, timestamp })
+        : [
+            timestamp,
+            level,
+            textValue(text),
+            ...Object.entries(redacted).map(([k, v]) => `${k}=${textValue(v)}`),
+          ].join(' ');
+    stream.write(`${line}\n`);
+  };
+  return bind(emit, {});
+}
+
+function bind(emit: (level: LogLevel, message: string, fields: LogFields) => void, base: LogFields): Logger {
   const write = (level: LogLevel) => (message: string, fields?: LogFields) => {
-    logger.log(level, message, { ...base, ...fields });
+    emit(level, message, { ...base, ...fields });
   };
   return {
     error: write('error'),
     warn: write('warn'),
     info: write('info'),
     debug: write('debug'),
-    child: (fields) => wrap(logger, { ...base, ...fields }),
+    child: (fields) => bind(emit, { ...base, ...fields }),
   };
 }
 

@@ -1,19 +1,10 @@
 /**
- * The Kubernetes adapters over @kubernetes/client-node: two informers (SecretProviderClasses cluster-wide, pods
+ * The Kubernetes adapters over one API-server connection (kube/http.ts): two informers (SecretProviderClasses cluster-wide, pods
  * of this node) whose misses fall back to direct reads, and direct writes for pod statuses, Secrets and events.
  * Reads never wait for the informers: before they sync, or when they never do, every read is a direct GET.
  */
-import {
-  CoreV1Api,
-  createConfiguration,
-  CustomObjectsApi,
-  ServerConfiguration,
-  setHeaderMiddleware,
-  Watch,
-  type ApiConstructor,
-  type ApiType,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import type { KubeAccess } from './access.js';
+import { KubeApi, withQuery } from './api.js';
 import { GROUP, SECRET_PROVIDER_CLASS_PLURAL, type Logger } from '@secrets-store-csi/core';
 import { KubeEventRecorder } from './events.js';
 import { Informer, type Backoff, type ListResult, type WatchFn } from './informer.js';
@@ -22,15 +13,17 @@ import { KubePodSource, toPodInfo } from './pods.js';
 import type { KubeAdapters, PodInfo } from './ports.js';
 import { KubeSecretProviderClassSource } from './secret-provider-classes.js';
 import { KubeSecretStore } from './secrets.js';
+import { KubeHttp } from './http.js';
 
 export interface KubeAdaptersOptions {
-  readonly kubeConfig: KubeConfig;
+  /** Where the API server is and how to authenticate (kube/access.ts). */
+  readonly access: KubeAccess;
   /** This node: the pod informer watches only its pods, and pod statuses carry it as their node label. */
   readonly nodeName: string;
   /** The CSI driver name, for the default User-Agent and logs. */
   readonly driverName: string;
   readonly logger: Logger;
-  /** User-Agent of API calls (client-node's watch sends none of its own choosing). */
+  /** User-Agent of API calls. */
   readonly userAgent?: string;
   /** Clock for event timestamps and event de-duplication. */
   readonly now?: () => Date;
@@ -42,30 +35,24 @@ export interface KubeAdaptersOptions {
 
 const DEFAULT_SYNC_TIMEOUT_MS = 10_000;
 
-/** An API client like `kubeConfig.makeApiClient`, with our User-Agent instead of client-node's. */
-function makeApiClient<T extends ApiType>(
-  kubeConfig: KubeConfig,
-  api: ApiConstructor<T>,
-  userAgent: string,
-): T {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
-  return new api(
-    createConfiguration({
-      baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: kubeConfig },
-      middleware: [setHeaderMiddleware('User-Agent', userAgent)],
-    }),
-  );
+/** Watches end server-side after 5 to 10 minutes, as client-go's reflector asks, and are then resumed. */
+function watchTimeoutSeconds(): number {
+  return 300 + Math.floor(Math.random() * 300);
 }
 
 export function createKubeAdapters(options: KubeAdaptersOptions): KubeAdapters {
   const logger = options.logger.child({ component: 'kube' });
   const userAgent = options.userAgent ?? `secrets-store-csi-driver (${options.driverName})`;
-  const core = makeApiClient(options.kubeConfig, CoreV1Api, userAgent);
-  const custom = makeApiClient(options.kubeConfig, CustomObjectsApi, userAgent);
-  const watcher = new Watch(options.kubeConfig);
-  const watch: WatchFn = (path, query, onEvent, onDone) => watcher.watch(path, query, onEvent, onDone);
+  const http = new KubeHttp(options.access, { userAgent });
+  const api = new KubeApi(http);
+  const core = api;
+  const custom = api;
+  const watch: WatchFn = (path, query, onEvent, onDone) =>
+    http.watch(
+      withQuery(path, { ...query, watch: true, timeoutSeconds: watchTimeoutSeconds() }),
+      onEvent,
+      onDone,
+    );
   const backoff = options.informerRestartBackoff;
 
   const spcInformer = new Informer<unknown>({
@@ -142,6 +129,7 @@ export function createKubeAdapters(options: KubeAdaptersOptions): KubeAdapters {
       spcInformer.stop();
       podInformer.stop();
       await events.flush();
+      http.close();
     },
   };
 }

@@ -5,7 +5,9 @@
  * a failure is logged, never thrown. The same event for the same pod is written at most once per 10 s, so a
  * failing mount retried by kubelet does not flood the API server.
  */
-import { V1MicroTime, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
+import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
+// The one class of client-node the driver needs at run time, from its own small module (not the package index).
+import { V1MicroTime } from '@kubernetes/client-node/dist/types.js';
 import { errorCodeOf, type Logger } from '@secrets-store-csi/core';
 import { apiFailure } from './api-errors.js';
 import type { EventRecorder, PodEvent } from './ports.js';

@@ -3,6 +3,12 @@
  * create; when it exists, read it from the API server (it may carry another node's label, so no node-filtered
  * cache has it), set our node label keeping the other labels, replace owner references and status, and update
  * with the read resourceVersion. Unlike upstream we retry that read+update on a 409 Conflict.
+ *
+ * The store remembers the object each of its own writes returned (at most LAST_WRITTEN_MAX of them): the next
+ * upsert of that object is one update with that resourceVersion instead of create, 409, get and update. The
+ * first rotation sweep over 110 volumes made 330 requests for 110 status writes; it now makes 110. When the
+ * object changed or went meanwhile (409, 404), the upsert falls back to the path above, so the stored result
+ * is the same as upstream's.
  */
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import {
@@ -35,6 +41,8 @@ export type PodStatusesApi = Pick<
 >;
 
 const RESOURCE = `${SECRET_PROVIDER_CLASS_POD_STATUS_PLURAL}.${GROUP}`;
+/** Objects remembered from our own writes (about 1 KiB each), oldest dropped first. */
+const LAST_WRITTEN_MAX = 1024;
 const coordinates = { group: GROUP, version: 'v1', plural: SECRET_PROVIDER_CLASS_POD_STATUS_PLURAL } as const;
 
 type Json = Record<string, unknown>;
@@ -92,6 +100,8 @@ export class KubePodStatusStore implements PodStatusStore {
   private readonly api: PodStatusesApi;
   private readonly nodeName: string;
   private readonly logger: Logger;
+  /** `namespace/name` -> the object our last write of it returned. */
+  private readonly lastWritten = new Map<string, Json>();
 
   constructor(api: PodStatusesApi, nodeName: string, logger: Logger) {
     this.api = api;
@@ -106,13 +116,32 @@ export class KubePodStatusStore implements PodStatusStore {
 
   async upsert(desired: SecretProviderClassPodStatus): Promise<SecretProviderClassPodStatus> {
     const { name, namespace } = desired.metadata;
+    const key = `${namespace}/${name}`;
+    const remembered = this.lastWritten.get(key);
+    if (remembered !== undefined) {
+      this.lastWritten.delete(key);
+      try {
+        const updated: unknown = await this.api.replaceNamespacedCustomObject({
+          ...coordinates,
+          namespace,
+          name,
+          body: updatedPodStatusBody(remembered, desired, this.nodeName),
+        });
+        return this.remember(key, updated, namespace, name);
+      } catch (error) {
+        const failure = apiFailure(error);
+        if (!isConflict(failure) && !isNotFound(failure))
+          throw this.failure('update', namespace, name, failure);
+        // Changed or deleted since our write: do it as upstream does.
+      }
+    }
     try {
       const created: unknown = await this.api.createNamespacedCustomObject({
         ...coordinates,
         namespace,
         body: newPodStatusBody(desired, this.nodeName),
       });
-      return this.parse(created, namespace, name);
+      return this.remember(key, created, namespace, name);
     } catch (error) {
       const failure = apiFailure(error);
       if (!isAlreadyExists(failure)) throw this.failure('create', namespace, name, failure);
@@ -135,13 +164,29 @@ export class KubePodStatusStore implements PodStatusStore {
           name,
           body: updatedPodStatusBody(existing, desired, this.nodeName),
         });
-        return this.parse(updated, namespace, name);
+        return this.remember(key, updated, namespace, name);
       } catch (error) {
         const failure = apiFailure(error);
         if (isConflict(failure) && attempt < CONFLICT_RETRIES) continue;
         throw this.failure('update', namespace, name, failure);
       }
     }
+  }
+
+  /** Parses what a write returned and remembers it for the next upsert of the object. */
+  private remember(
+    key: string,
+    stored: unknown,
+    namespace: string,
+    name: string,
+  ): SecretProviderClassPodStatus {
+    const parsed = this.parse(stored, namespace, name);
+    if (this.lastWritten.size >= LAST_WRITTEN_MAX) {
+      const oldest = this.lastWritten.keys().next().value;
+      if (oldest !== undefined) this.lastWritten.delete(oldest);
+    }
+    this.lastWritten.set(key, stored as Json);
+    return parsed;
   }
 
   private async read(namespace: string, name: string): Promise<Json | undefined> {

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMetricsRegistry, silentLogger, type Logger } from '@secrets-store-csi/core';
-import { parseFlags, serve, type ProviderServer } from '@secrets-store-csi/provider-sdk';
+import { parseFlags, serve, type ProviderServer, type SecretProvider } from '@secrets-store-csi/provider-sdk';
 import { ProviderClient } from '@secrets-store-csi/provider-sdk/testing';
 import {
   createTestPki,
@@ -28,14 +28,13 @@ import {
 } from '@secrets-store-csi/test-support';
 import type { Registry } from 'prom-client';
 import { azureProviderFlags, createAzureProvider } from '../../src/app.js';
-import type { AzureProvider } from '../../src/provider.js';
 
 export const TENANT = 'tenant-a';
 export const SA_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
 /** One provider process's worth: the provider, its server on a socket, its registry, a driver-like client. */
 export interface ServedProvider {
-  readonly provider: AzureProvider;
+  readonly provider: SecretProvider;
   readonly server: ProviderServer;
   readonly registry: Registry;
   readonly socketPath: string;

@@ -22,6 +22,7 @@ import { sharedTestWorld, waitUntil, type TestWorld } from '@secrets-store-csi/t
 import { expect } from 'chai';
 import { parse } from 'yaml';
 import { apiFailure } from '../../../src/kube/api-errors.js';
+import { kubeAccessFromKubeconfig } from '../../../src/kube/access.js';
 import { createKubeAdapters, type KubeAdaptersOptions } from '../../../src/kube/client.js';
 import type { KubeAdapters } from '../../../src/kube/ports.js';
 import type { DesiredSecret } from '../../../src/sync/desired-secret.js';
@@ -84,7 +85,7 @@ describe('Kubernetes adapters against a real API server', function () {
 
   function adapters(kubeConfig: KubeConfig, options: Partial<KubeAdaptersOptions> = {}): KubeAdapters {
     const created = createKubeAdapters({
-      kubeConfig,
+      access: kubeAccessFromKubeconfig(JSON.parse(kubeConfig.exportConfig()), process.cwd()),
       nodeName: NODE,
       driverName: 'secrets-store.csi.k8s.io',
       logger: recordingLogger(),

@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
+import type { KubeAccess } from '../../../src/kube/access.js';
 import { createKubeAdapters } from '../../../src/kube/client.js';
 import { recordingLogger } from './helpers.js';
 
@@ -19,16 +19,8 @@ async function brokenApiServer(): Promise<{ server: Server; url: string; request
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
 }
 
-function kubeConfigFor(url: string): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    // client-node refuses plain HTTP unless TLS verification is explicitly skipped.
-    clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 'test-token' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return kubeConfig;
+function accessFor(url: string): KubeAccess {
+  return { server: url, token: 'test-token' };
 }
 
 describe('createKubeAdapters', () => {
@@ -45,7 +37,7 @@ describe('createKubeAdapters', () => {
 
   it('sends its User-Agent and the kubeconfig credentials', async () => {
     const kube = createKubeAdapters({
-      kubeConfig: kubeConfigFor(api.url),
+      access: accessFor(api.url),
       nodeName: 'n',
       driverName: 'secrets-store.csi.k8s.io',
       logger: recordingLogger(),
@@ -68,7 +60,7 @@ describe('createKubeAdapters', () => {
     const before = timeouts();
     const logger = recordingLogger();
     const kube = createKubeAdapters({
-      kubeConfig: kubeConfigFor(api.url),
+      access: accessFor(api.url),
       nodeName: 'n',
       driverName: 'secrets-store.csi.k8s.io',
       logger,

@@ -223,6 +223,45 @@ describe('KubePodStatusStore (stubbed API)', () => {
     expect(stored.status.conditions?.[0]?.type).to.equal('Mounted');
   });
 
+  it('updates an object it wrote with one request, and falls back to create/get/update on a Conflict', async () => {
+    const calls: string[] = [];
+    let version = 1;
+    let conflictNext = false;
+    const stored = (body: object) => ({
+      ...body,
+      metadata: { ...(body as { metadata: object }).metadata, resourceVersion: String(version++) },
+    });
+    const api: PodStatusesApi = {
+      createNamespacedCustomObject: (request) => {
+        calls.push('create');
+        return calls.length === 1
+          ? Promise.resolve(stored(request.body as object))
+          : Promise.reject(apiException(409, 'AlreadyExists', 'already exists'));
+      },
+      getNamespacedCustomObject: () => {
+        calls.push('get');
+        return Promise.resolve(stored(newPodStatusBody(desired, 'node-a')));
+      },
+      replaceNamespacedCustomObject: (request) => {
+        const body = request.body as { metadata: { resourceVersion: string } };
+        calls.push(`replace@${body.metadata.resourceVersion}`);
+        if (conflictNext) {
+          conflictNext = false;
+          return Promise.reject(conflict());
+        }
+        return Promise.resolve(stored(request.body as object));
+      },
+    };
+    const store = new KubePodStatusStore(api, 'node-a', recordingLogger());
+    await store.upsert(desired);
+    await store.upsert(desired);
+    expect(calls).to.deep.equal(['create', 'replace@1']);
+    conflictNext = true;
+    const last = await store.upsert(desired);
+    expect(calls).to.deep.equal(['create', 'replace@1', 'replace@2', 'create', 'get', 'replace@3']);
+    expect(last.metadata.resourceVersion).to.equal('4');
+  });
+
   it('returns undefined for a missing object and PodStatusError for other failures', async () => {
     let reply: Error = apiException(404, 'NotFound', 'not found');
     const api = {

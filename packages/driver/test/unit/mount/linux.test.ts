@@ -1,12 +1,15 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { isCodedError } from '@secrets-store-csi/core';
+import { constants as osConstants } from 'node:os';
+import { SyscallError, type MountSyscalls } from '../../../src/mount/syscalls.js';
 import {
   LinuxMounter,
   decodeMountinfoField,
+  hasMountPoint,
   parseMountPoints,
   tmpfsMountOptions,
 } from '../../../src/mount/linux.js';
@@ -84,6 +87,35 @@ describe('parseMountPoints', () => {
 
   it('leaves a backslash that is not an octal escape alone', () => {
     expect(decodeMountinfoField('/a\\x/b\\04')).to.equal('/a\\x/b\\04');
+  });
+});
+
+/** Syscalls that fail every call with `code`, as the kernel would. */
+function failingSyscalls(code: string): MountSyscalls {
+  const errno = -(Object.entries(osConstants.errno).find(([name]) => name === code)?.[1] ?? 1);
+  return {
+    mount: () => Promise.reject(new SyscallError('mount', -errno)),
+    umount: () => Promise.reject(new SyscallError('umount2', -errno)),
+  };
+}
+
+describe('hasMountPoint', () => {
+  const table = [
+    '22 1 8:1 / / rw - ext4 /dev/sda1 rw',
+    '42 22 0:39 / /var/lib/kubelet/pods/p1/volumes/my\\040secrets rw - tmpfs tmpfs rw',
+    '43 22 0:40 /var/lib/x /mnt/bind rw - ext4 /dev/sda1 rw',
+  ].join('\n');
+
+  it('finds a mount point by field 5, in the kernel encoding', () => {
+    expect(hasMountPoint(table, '/')).to.equal(true);
+    expect(hasMountPoint(table, '/var/lib/kubelet/pods/p1/volumes/my secrets')).to.equal(true);
+    expect(hasMountPoint(table, '/mnt/bind')).to.equal(true);
+  });
+
+  it('does not take the root field (4) or a prefix for the mount point', () => {
+    expect(hasMountPoint(table, '/var/lib/x')).to.equal(false);
+    expect(hasMountPoint(table, '/mnt')).to.equal(false);
+    expect(hasMountPoint(table, '/var/lib/kubelet/pods/p1/volumes/my')).to.equal(false);
   });
 });
 
@@ -189,10 +221,11 @@ describe('LinuxMounter', () => {
     expect(await mounter.isMountPoint(target)).to.equal(false);
   });
 
-  it('fails with FailedToMount when the mount command fails', async () => {
-    const failing = new LinuxMounter({ mountCommand: '/bin/false' });
+  it('fails with FailedToMount and the errno when mount(2) fails', async () => {
+    const failing = new LinuxMounter({ syscalls: failingSyscalls('EPERM') });
     const error = await rejection(failing.mountTmpfs(path.join(root, 'vol'), { noexec: false }));
     expect(isCodedError(error) && error.code).to.equal('FailedToMount');
+    expect(error.message).to.include('mount: EPERM (operation not permitted)');
   });
 
   it('fails with FailedToMount when the target is a regular file', async () => {
@@ -203,13 +236,29 @@ describe('LinuxMounter', () => {
     expect(error.message).to.include(target);
   });
 
-  it('fails with UnmountFailed when umount fails on a mounted target', async () => {
+  it('fails with UnmountFailed when umount2(2) fails on a mounted target', async () => {
     const target = path.join(root, 'vol');
     await mounter.mountTmpfs(target, { noexec: false });
-    const failing = new LinuxMounter({ umountCommand: '/bin/false' });
+    const failing = new LinuxMounter({ syscalls: failingSyscalls('EBUSY') });
     const error = await rejection(failing.unmount(target));
     expect(isCodedError(error) && error.code).to.equal('UnmountFailed');
+    expect(error.message).to.include('EBUSY');
     expect(await mounter.isMountPoint(target)).to.equal(true);
+  });
+
+  it('fails with UnmountFailed when a file is open in the tmpfs (the kernel says busy)', async () => {
+    const target = path.join(root, 'vol');
+    await mounter.mountTmpfs(target, { noexec: false });
+    const file = await open(path.join(target, 'held'), 'w');
+    try {
+      const error = await rejection(mounter.unmount(target));
+      expect(isCodedError(error) && error.code).to.equal('UnmountFailed');
+      expect(error.message).to.include('EBUSY');
+    } finally {
+      await file.close();
+    }
+    await mounter.unmount(target);
+    expect(await mounter.isMountPoint(target)).to.equal(false);
   });
 });
 
