@@ -6,6 +6,7 @@
 import { CodedError, createLogger, flagErrorCodes, formatUsage } from '@secrets-store-csi/core';
 import { driverFlags, parseDriverArgs } from './config.js';
 import { startDriver } from './daemon.js';
+import { shutdownSignal } from './shutdown.js';
 import { runStandalone } from './standalone/run.js';
 import { buildInfo } from './version.js';
 
@@ -26,6 +27,8 @@ async function runDaemon(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const logger = createLogger({ format: parsed.config.logFormat, level: parsed.config.logLevel });
+  // Listened for before starting: a SIGTERM during start-up stops the driver as soon as it is up.
+  const stopping = shutdownSignal();
   let driver;
   try {
     driver = await startDriver(parsed.config, logger);
@@ -33,14 +36,7 @@ async function runDaemon(argv: readonly string[]): Promise<number> {
     logger.error('failed to start the driver', { error: (error as Error).message });
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      logger.info('shutting down', { signal });
-      resolve();
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  logger.info('shutting down', { signal: await stopping });
   await driver.stop();
   logger.info('driver stopped');
   return 0;
