@@ -13,7 +13,7 @@
 #   ctr -n k8s.io images import --base-name docker.io/secrets-store-csi/<image> DIR/<image>.oci.tar
 # and use it from a chart with imagePullPolicy IfNotPresent. The last lines list each image's size.
 #
-# Layers: a minimal Debian base (shared by the providers; the driver's adds util-linux's `mount`), Node, the
+# Layers: a minimal Debian base (the same for every image), Node, the
 # app. No shell or package manager in the images.
 # Reproducible: every file and the image metadata carry the time of the last commit (SOURCE_DATE_EPOCH).
 # Needs root (mmdebstrap's root mode and umoci keep file ownership), mmdebstrap and umoci
@@ -77,13 +77,10 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$OUT" "$CACHE"
 
 # ---------------------------------------------------------------- parts
-# Debian packages of each image (with their dependencies): Node's C and C++ runtime and the CA certificates
-# for all, util-linux's `mount`/`umount` for the driver (it mounts each volume's tmpfs).
+# Debian packages of every image (with their dependencies): Node's C and C++ runtime and the CA certificates.
+# The driver mounts with mount(2) from the process (koffi), so it needs no util-linux.
 base_packages() {
-  case "$1" in
-    driver) echo "libc6 libgcc-s1 libstdc++6 ca-certificates mount" ;;
-    *) echo "libc6 libgcc-s1 libstdc++6 ca-certificates" ;;
-  esac
+  echo "libc6 libgcc-s1 libstdc++6 ca-certificates"
 }
 
 # A minimal Debian root filesystem: the packages above and their dependencies unpacked (mmdebstrap's extract
@@ -175,8 +172,9 @@ repack() { # repack LAYOUT BUNDLE COMMENT
 
 entrypoint_of() {
   case "$1" in
-    driver) echo "/app/dist/main.js" ;;
-    provider-azure) echo "/app/dist/main.js" ;;
+    # The esbuild bundles (packages/*/scripts/bundle.mjs): less to load and hold than dist/'s modules (issue 13).
+    driver) echo "/app/dist/bundle/main.mjs" ;;
+    provider-azure) echo "/app/dist/bundle/main.mjs" ;;
     provider-directory) echo "/app/dist/main.js" ;;
     test-sidecars) echo "/app/dist/node/sidecar-standin.js" ;;
   esac
@@ -229,7 +227,7 @@ build_image() { # build_image NAME
 }
 
 # The image runs: its entrypoint answers --version from the unpacked image as the image's user (chroot, no
-# runtime needed), and the driver's image has a working `mount`.
+# runtime needed), and the driver's image loads koffi (mount(2)/umount2(2) through its prebuilt addon).
 smoke_test() { # smoke_test NAME
   local name="$1" bundle="$WORK/$1/check" version user=65532:65532
   [[ "$name" == driver || "$name" == test-sidecars ]] && user=0:0
@@ -247,8 +245,8 @@ smoke_test() { # smoke_test NAME
     die "$name: the image's entrypoint does not run"
   log "$name: --version in the image: $version"
   if [[ "$name" == driver ]]; then
-    env -i PATH=/usr/sbin:/usr/bin chroot "$bundle/rootfs" /bin/mount --version >/dev/null || die "driver: mount does not run in the image"
-    env -i PATH=/usr/sbin:/usr/bin chroot "$bundle/rootfs" /bin/umount --version >/dev/null || die "driver: umount does not run in the image"
+    env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin chroot "$bundle/rootfs" /usr/local/bin/node \
+      -e "require('/app/node_modules/koffi').load('libc.so.6')" || die "driver: koffi does not load libc in the image"
   fi
   rm -rf "$bundle"
 }
