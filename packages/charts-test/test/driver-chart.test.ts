@@ -9,11 +9,13 @@ import {
   CHARTS_SOURCE,
   DRIVER_CHART,
   container,
+  envValue,
   expandedArgs,
   find,
   get,
   helm,
   kinds,
+  manifestContainer,
   parseObjects,
   podSpec,
   podTemplateMetadata,
@@ -120,12 +122,20 @@ describe('driver chart', () => {
       });
     });
 
-    it('sets the resources of the values to each container', () => {
+    it('sets the resources of the values to each container', async () => {
       const ds = get(objects, 'DaemonSet', DS);
-      expect(container(ds, 'secrets-store').resources).to.deep.equal({
-        limits: { cpu: '200m', memory: '200Mi' },
-        requests: { cpu: '50m', memory: '100Mi' },
+      const driver = container(ds, 'secrets-store');
+      expect(driver.resources).to.deep.equal({
+        limits: { cpu: '800m', memory: '192Mi' },
+        requests: { cpu: '50m', memory: '96Mi' },
       });
+      // The measured figures (issue 13) are the raw manifest's too, V8 flags included.
+      const manifest = await manifestContainer('driver', 'secrets-store');
+      expect(driver.resources).to.deep.equal(manifest.resources);
+      expect(envValue(driver, 'NODE_OPTIONS')).to.equal(envValue(manifest, 'NODE_OPTIONS'));
+      expect(envValue(driver, 'NODE_OPTIONS')).to.equal(
+        '--max-semi-space-size=1 --max-old-space-size=64 --no-opt --no-maglev',
+      );
       expect(container(ds, 'node-driver-registrar').resources).to.deep.equal({
         limits: { cpu: '100m', memory: '100Mi' },
         requests: { cpu: '10m', memory: '20Mi' },
@@ -361,7 +371,7 @@ describe('driver chart', () => {
     expect(ds.metadata.annotations).to.deep.equal({ owner: 'ops' });
     expect((ds.metadata.labels as Record<string, string>).cost).to.equal('center');
     const driver = container(ds, 'secrets-store');
-    expect(driver.env?.[0]).to.deep.equal({ name: 'HTTPS_PROXY', value: 'http://proxy:3128' });
+    expect(driver.env).to.deep.include({ name: 'HTTPS_PROXY', value: 'http://proxy:3128' });
     expect(driver.env?.map((e) => e.name)).to.include.members(['CSI_ENDPOINT', 'KUBE_NODE_NAME']);
     expect(podSpec(ds).volumes).to.deep.include({ name: 'extra', emptyDir: { medium: 'Memory' } });
     expect(driver.volumeMounts).to.deep.include({ name: 'extra', mountPath: '/extra' });

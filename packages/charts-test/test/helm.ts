@@ -3,7 +3,7 @@
  * objects parsed as YAML so tests assert on fields, never on whole files.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -214,4 +214,20 @@ export function strings(value: unknown): string[] {
   if (Array.isArray(value)) return value.flatMap(strings);
   if (value !== null && typeof value === 'object') return Object.values(value).flatMap(strings);
   return [];
+}
+
+/**
+ * A container of a raw manifest in `deploy/<dir>/daemonset.yaml`: the measured resources and V8 flags live
+ * there and in each chart's values; tests keep the two equal.
+ */
+export async function manifestContainer(dir: string, name: string): Promise<Container> {
+  const objects = parseObjects(await readFile(join(CHARTS_SOURCE, '..', dir, 'daemonset.yaml'), 'utf8'));
+  const daemonSet = objects.find((o) => o.kind === 'DaemonSet');
+  if (daemonSet === undefined) throw new Error(`no DaemonSet in deploy/${dir}/daemonset.yaml`);
+  return container(daemonSet, name);
+}
+
+/** The value of an environment variable set literally on a container, or undefined. */
+export function envValue(c: Container, name: string): string | undefined {
+  return c.env?.find((e) => e.name === name)?.value;
 }

@@ -8,9 +8,11 @@ import {
   DIRECTORY_CHART,
   chartPath,
   container,
+  envValue,
   find,
   get,
   helm,
+  manifestContainer,
   podSpec,
   podTemplateMetadata,
   render,
@@ -98,9 +100,23 @@ describe('Azure provider chart', () => {
         capabilities: { drop: ['ALL'] },
       });
       expect(provider.resources).to.deep.equal({
-        requests: { cpu: '50m', memory: '100Mi' },
-        limits: { cpu: '200m', memory: '200Mi' },
+        requests: { cpu: '50m', memory: '128Mi' },
+        limits: { cpu: '200m', memory: '224Mi' },
       });
+    });
+
+    it('carries the measured resources and V8 flags of deploy/provider-azure (issue 13)', async () => {
+      const provider = container(get(objects, 'DaemonSet', AZURE_DS), 'provider-azure-installer');
+      const manifest = await manifestContainer('provider-azure', 'provider-azure-installer');
+      expect(provider.resources).to.deep.equal(manifest.resources);
+      expect(envValue(provider, 'NODE_OPTIONS')).to.equal('--max-semi-space-size=1 --max-old-space-size=128');
+      expect(envValue(provider, 'NODE_OPTIONS')).to.equal(envValue(manifest, 'NODE_OPTIONS'));
+    });
+
+    it('linux.nodeOptions="" leaves Node at its defaults', async () => {
+      const rendered = await render(AZURE_CHART, { set: ['linux.nodeOptions='] });
+      const provider = container(get(rendered, 'DaemonSet', AZURE_DS), 'provider-azure-installer');
+      expect(provider.env ?? []).to.deep.equal([]);
     });
   });
 
@@ -185,7 +201,10 @@ describe('Azure provider chart', () => {
     });
     const ds = get(objects, 'DaemonSet', AZURE_DS);
     const provider = container(ds, 'provider-azure-installer');
-    expect(provider.env).to.deep.equal([{ name: 'HTTPS_PROXY', value: 'http://proxy:3128' }]);
+    expect(provider.env).to.deep.equal([
+      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=128' },
+      { name: 'HTTPS_PROXY', value: 'http://proxy:3128' },
+    ]);
     expect(provider.image).to.equal('local/azure:dev');
     expect((provider.resources as { limits: Record<string, string> }).limits.memory).to.equal('256Mi');
     expect(provider.securityContext)
@@ -272,6 +291,9 @@ describe('directory provider chart', () => {
       allowPrivilegeEscalation: false,
     });
     expect(get(objects, 'ServiceAccount', DIRECTORY_DS).automountServiceAccountToken).to.equal(false);
+    expect(provider.resources).to.deep.equal(
+      (await manifestContainer('provider-directory', 'provider-directory')).resources,
+    );
   });
 
   it('rootDir, providersDir, ports and logging values change what they name', async () => {
