@@ -84,8 +84,13 @@ export async function createAzureProvider(context: {
   readonly flags: AzureProviderFlags;
   readonly logger: Logger;
   readonly registry: Registry;
+  /**
+   * How the Azure half is loaded on the first mount: a dynamic import by default. Tests that already hold
+   * the module pass it, so the test runner never holds two instances of the same sources.
+   */
+  readonly loadWiring?: () => Promise<typeof import('./wiring.js')>;
 }): Promise<SecretProvider> {
-  const { flags, logger, registry } = context;
+  const { flags, logger, registry, loadWiring = () => import('./wiring.js') } = context;
   if (flags['keyvault-max-retries'] < 0) throw new Error('--keyvault-max-retries must not be negative');
   if (flags['object-cache-ttl'] < 0) throw new Error('--object-cache-ttl must not be negative');
   if (flags['max-concurrent-vault-requests'] < 1) {
@@ -106,7 +111,7 @@ export async function createAzureProvider(context: {
   };
   let provider: Promise<SecretProvider> | undefined;
   const load = () => {
-    provider ??= import('./wiring.js').then((module) => module.buildAzureProvider(wiring));
+    provider ??= loadWiring().then((module) => module.buildAzureProvider(wiring));
     // A failed load (it should not happen) is retried by the next mount.
     provider.catch(() => {
       provider = undefined;

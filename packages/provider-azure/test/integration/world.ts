@@ -28,6 +28,7 @@ import {
 } from '@secrets-store-csi/test-support';
 import type { Registry } from 'prom-client';
 import { azureProviderFlags, createAzureProvider } from '../../src/app.js';
+import * as wiring from '../../src/wiring.js';
 
 export const TENANT = 'tenant-a';
 export const SA_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -139,7 +140,12 @@ export async function startWorld(options: {
       async startProvider(argv = [], { logger = silentLogger, healthz = false } = {}) {
         const flags = parseFlags(azureProviderFlags, argv);
         const registry = createMetricsRegistry();
-        const provider = await createAzureProvider({ flags, logger, registry });
+        const provider = await createAzureProvider({
+          flags,
+          logger,
+          registry,
+          loadWiring: async () => wiring,
+        });
         const socketPath = join(dir, `azure-${++sockets}.sock`);
         const server = await serve(provider, {
           endpoint: `unix://${socketPath}`,
