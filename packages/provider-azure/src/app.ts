@@ -9,7 +9,10 @@ import { DEFAULT_RETRY_SETTINGS } from './keyvault/retry.js';
 import { keyVaultRequestRecorder } from './metrics.js';
 import { PROVIDER_NAME, PROVIDER_VERSION, RUNTIME_NAME } from './names.js';
 import { cloudByName } from './parameters/index.js';
+import type * as WiringModuleNamespace from './wiring.js';
 import type { AzureProviderWiring } from './wiring.js';
+
+type WiringModule = typeof WiringModuleNamespace;
 
 export const azureProviderFlags = {
   'construct-pem-chain': {
@@ -88,7 +91,7 @@ export async function createAzureProvider(context: {
    * How the Azure half is loaded on the first mount: a dynamic import by default. Tests that already hold
    * the module pass it, so the test runner never holds two instances of the same sources.
    */
-  readonly loadWiring?: () => Promise<typeof import('./wiring.js')>;
+  readonly loadWiring?: () => Promise<WiringModule>;
 }): Promise<SecretProvider> {
   const { flags, logger, registry, loadWiring = () => import('./wiring.js') } = context;
   if (flags['keyvault-max-retries'] < 0) throw new Error('--keyvault-max-retries must not be negative');

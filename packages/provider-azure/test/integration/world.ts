@@ -144,7 +144,7 @@ export async function startWorld(options: {
           flags,
           logger,
           registry,
-          loadWiring: async () => wiring,
+          loadWiring: () => Promise.resolve(wiring),
         });
         const socketPath = join(dir, `azure-${++sockets}.sock`);
         const server = await serve(provider, {
