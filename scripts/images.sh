@@ -21,7 +21,8 @@
 # image is built from (its package and the workspace packages it depends on in production, without their
 # tests and benchmarks; the lockfile and workspace files; this script and scripts/bootstrap.sh, which pin
 # Node and pnpm), the Debian base's package list and day, and the commit and time above; the archive and its
-# size line are kept under SSCSI_IMAGES_CACHE/built and copied to DIR. SSCSI_IMAGES_REBUILD=1 builds anyway.
+# size line are kept under SSCSI_IMAGES_CACHE/built (the two newest per image) and copied to DIR.
+# SSCSI_IMAGES_REBUILD=1 builds anyway.
 # Needs root (mmdebstrap's root mode and umoci keep file ownership), mmdebstrap and umoci
 # (scripts/node-packages.sh installs both), Node and pnpm (scripts/bootstrap.sh).
 #
@@ -333,11 +334,11 @@ for image in "${IMAGES[@]}"; do
   smoke_test "$image"
   log "$image: built in $((SECONDS - image_started))s (key $key, SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH)"
   report "$image" >"$WORK/$image.report"
-  # Only the newest build of each image is kept.
-  rm -f "$BUILT/$image"-*.oci.tar "$BUILT/$image"-*.report
   cp -f "$OUT/$image.oci.tar" "$cached.oci.tar.tmp"
   mv -f "$cached.oci.tar.tmp" "$cached.oci.tar"
   mv -f "$WORK/$image.report" "$cached.report"
+  # The two newest builds of each image are kept (switching between two branches stays warm).
+  while IFS= read -r old; do rm -f "$old" "${old%.oci.tar}.report"; done < <(ls -t "$BUILT/$image"-*.oci.tar | tail -n +3)
   reports+=("$(cat "$cached.report")")
 done
 log "${IMAGES[*]} ready in $((SECONDS - start))s (node $NODE_VERSION)"
