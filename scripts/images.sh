@@ -15,13 +15,21 @@
 #
 # Layers: a minimal Debian base (the same for every image), Node, the
 # app. No shell or package manager in the images.
-# Reproducible: every file and the image metadata carry the time of the last commit (SOURCE_DATE_EPOCH).
+# Reproducible: every file and the image metadata carry the time of the last commit that changed the image's
+# inputs (SOURCE_DATE_EPOCH), and the image's SSCSI_GIT_COMMIT is that commit.
+# Cached: an image whose inputs did not change is not rebuilt. The key hashes the contents of the files the
+# image is built from (its package and the workspace packages it depends on in production, without their
+# tests and benchmarks; the lockfile and workspace files; this script and scripts/bootstrap.sh, which pin
+# Node and pnpm), the Debian base's package list and day, and the commit and time above; the archive and its
+# size line are kept under SSCSI_IMAGES_CACHE/built (the two newest per image) and copied to DIR.
+# SSCSI_IMAGES_REBUILD=1 builds anyway.
 # Needs root (mmdebstrap's root mode and umoci keep file ownership), mmdebstrap and umoci
 # (scripts/node-packages.sh installs both), Node and pnpm (scripts/bootstrap.sh).
 #
 # Environment:
 #   SSCSI_IMAGES_CACHE   where the Debian bases and Node are cached (default ~/.cache/secrets-store-csi/images)
 #   SSCSI_NODE_VERSION   Node version of the images (default: scripts/bootstrap.sh's)
+#   SSCSI_IMAGES_REBUILD set to 1 to rebuild images whose inputs did not change
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,9 +70,10 @@ VERSION="$(node -p 'require("./packages/driver/package.json").version')"
 NODE_VERSION="${SSCSI_NODE_VERSION:-$(sed -n 's/^NODE_VERSION="\${SSCSI_NODE_VERSION:-\([0-9.]*\)}"$/\1/p' scripts/bootstrap.sh)}"
 [[ -n "$NODE_VERSION" ]] || die "could not read NODE_VERSION from scripts/bootstrap.sh"
 CACHE="${SSCSI_IMAGES_CACHE:-$HOME/.cache/secrets-store-csi/images}"
-SOURCE_DATE_EPOCH="$(git log -1 --format=%ct 2>/dev/null || echo 0)"
-export SOURCE_DATE_EPOCH
-CREATED="$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)"
+# Set per image from its inputs (image_inputs, below).
+SOURCE_DATE_EPOCH=0
+GIT_COMMIT=unknown
+CREATED=""
 DEBIAN_SUITE=bookworm
 DEBIAN_MIRRORS=(
   "deb http://deb.debian.org/debian $DEBIAN_SUITE main"
@@ -77,6 +86,43 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$OUT" "$CACHE"
 
 # ---------------------------------------------------------------- parts
+# The files an image is built from: its package and the workspace packages it depends on in production (not
+# their tests, benchmarks or demos), the workspace's lockfile and configuration, this script and the
+# bootstrap that pins Node and pnpm. Tracked and untracked (not ignored) files, as they are in the tree.
+image_inputs() { # image_inputs IMAGE -> prints one path a line, relative to the repository
+  local dirs
+  dirs="$(pnpm ls -r --filter-prod "$(package_of "$1")..." --depth -1 --json |
+    node -e 'const root = process.argv[1] + "/";
+      for (const p of JSON.parse(require("fs").readFileSync(0, "utf8"))) console.log(p.path.replace(root, ""));' "$ROOT")"
+  [[ -n "$dirs" ]] || die "$1: no workspace packages found for $(package_of "$1")"
+  # shellcheck disable=SC2086 # one directory a word
+  git ls-files -co --exclude-standard -- $dirs pnpm-lock.yaml pnpm-workspace.yaml package.json \
+    tsconfig.base.json turbo.json .npmrc proto scripts/images.sh scripts/bootstrap.sh |
+    grep -Ev '^packages/[^/]+/(test|bench|demo)/|\.md$' | sort -u |
+    while IFS= read -r path; do if [[ -f "$path" ]]; then printf '%s\n' "$path"; fi; done
+}
+
+# Sets SOURCE_DATE_EPOCH, CREATED and GIT_COMMIT from the last commit that changed the image's inputs (so a
+# commit elsewhere changes neither the image nor its cache key), and KEY to the image's cache key.
+image_key() { # image_key IMAGE
+  local inputs
+  inputs="$(image_inputs "$1")"
+  # shellcheck disable=SC2086 # one path a line, no spaces in the repository's paths
+  SOURCE_DATE_EPOCH="$(git log -1 --format=%ct -- $inputs 2>/dev/null || true)"
+  # shellcheck disable=SC2086
+  GIT_COMMIT="$(git log -1 --format=%H -- $inputs 2>/dev/null || true)"
+  SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-0}"
+  GIT_COMMIT="${GIT_COMMIT:-unknown}"
+  export SOURCE_DATE_EPOCH
+  CREATED="$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)"
+  KEY="$({
+    printf '%s\n' "image-key-v1" "$1" "$VERSION" "$NODE_VERSION" "$DEBIAN_SUITE" "$(base_packages "$1")" \
+      "$(date -u +%F)" "$SOURCE_DATE_EPOCH" "$GIT_COMMIT"
+    # shellcheck disable=SC2086 # one path a line, no spaces in the repository's paths
+    sha256sum $inputs
+  } | sha256sum | cut -c1-16)"
+}
+
 # Debian packages of every image (with their dependencies): Node's C and C++ runtime and the CA certificates.
 # The driver mounts with mount(2) from the process (koffi), so it needs no util-linux.
 base_packages() {
@@ -212,7 +258,7 @@ build_image() { # build_image NAME
     --created="$CREATED" --author="secrets-store-csi" \
     --config.user="$user" --config.workingdir=/app \
     --config.env=PATH=/usr/local/bin:/usr/bin:/bin --config.env=NODE_ENV=production \
-    --config.env=SSCSI_GIT_COMMIT="$(git rev-parse HEAD 2>/dev/null || echo unknown)" --config.env=SSCSI_BUILD_DATE="$CREATED" \
+    --config.env=SSCSI_GIT_COMMIT="$GIT_COMMIT" --config.env=SSCSI_BUILD_DATE="$CREATED" \
     --config.entrypoint=/usr/local/bin/node --config.entrypoint="$(entrypoint_of "$name")" \
     --config.label="org.opencontainers.image.version=$VERSION" \
     --config.label="org.opencontainers.image.source=https://github.com/secrets-store-csi" \
@@ -266,10 +312,32 @@ report() { # report NAME
   ' "$WORK/$1/layout" "secrets-store-csi/$1:$VERSION" "$OUT/$1.oci.tar"
 }
 
+BUILT="$CACHE/built"
+mkdir -p "$BUILT"
 start=$SECONDS
+reports=()
 for image in "${IMAGES[@]}"; do
+  image_key "$image"
+  key="$KEY"
+  cached="$BUILT/$image-$key"
+  if [[ "${SSCSI_IMAGES_REBUILD:-0}" != 1 && -s "$cached.oci.tar" && -s "$cached.report" ]]; then
+    log "$image: inputs unchanged (key $key), reusing the image built from them"
+    cp -f "$cached.oci.tar" "$OUT/$image.oci.tar.tmp"
+    mv -f "$OUT/$image.oci.tar.tmp" "$OUT/$image.oci.tar"
+    reports+=("$(cat "$cached.report") (cached)")
+    continue
+  fi
+  image_started=$SECONDS
   build_image "$image"
   smoke_test "$image"
+  log "$image: built in $((SECONDS - image_started))s (key $key, SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH)"
+  report "$image" >"$WORK/$image.report"
+  cp -f "$OUT/$image.oci.tar" "$cached.oci.tar.tmp"
+  mv -f "$cached.oci.tar.tmp" "$cached.oci.tar"
+  mv -f "$WORK/$image.report" "$cached.report"
+  # The two newest builds of each image are kept (switching between two branches stays warm).
+  while IFS= read -r old; do rm -f "$old" "${old%.oci.tar}.report"; done < <(ls -t "$BUILT/$image"-*.oci.tar | tail -n +3)
+  reports+=("$(cat "$cached.report")")
 done
-log "built ${IMAGES[*]} in $((SECONDS - start))s (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, node $NODE_VERSION)"
-for image in "${IMAGES[@]}"; do report "$image"; done
+log "${IMAGES[*]} ready in $((SECONDS - start))s (node $NODE_VERSION)"
+printf '%s\n' "${reports[@]}"

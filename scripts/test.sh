@@ -18,7 +18,7 @@ pnpm run format:check
 bash scripts/node-packages.sh
 bash scripts/test-world/build.sh
 # The driver's and providers' container images, from Debian packages and the npm registry (no Docker), and
-# the end-to-end suite's sidecar stand-in image.
+# the end-to-end suite's sidecar stand-in image; seconds when their inputs did not change (images cache).
 bash scripts/images.sh driver provider-azure provider-directory test-sidecars
 
 log="$(mktemp)"
