@@ -2,6 +2,8 @@
  * The Azure provider chart (values of upstream's 1.8.2, with the driver chart as a dependency) and the
  * directory provider chart: what each value changes, asserted on the parsed `helm template` output.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import {
   AZURE_CHART,
@@ -111,6 +113,10 @@ describe('Azure provider chart', () => {
       expect(provider.resources).to.deep.equal(manifest.resources);
       expect(envValue(provider, 'NODE_OPTIONS')).to.equal('--max-semi-space-size=1 --max-old-space-size=128');
       expect(envValue(provider, 'NODE_OPTIONS')).to.equal(envValue(manifest, 'NODE_OPTIONS'));
+      // Node starts with them (it refuses some V8 flags in NODE_OPTIONS).
+      await promisify(execFile)(process.execPath, ['-e', '0'], {
+        env: { PATH: process.env.PATH, NODE_OPTIONS: envValue(provider, 'NODE_OPTIONS') },
+      });
     });
 
     it('linux.nodeOptions="" leaves Node at its defaults', async () => {

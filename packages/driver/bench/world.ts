@@ -297,7 +297,7 @@ async function startProvider(dir: string, rootDir: string, teardown: Teardown): 
 /**
  * What the bench runs as the driver: the esbuild bundle the image ships (dist/bundle/main.mjs) when it was
  * built, otherwise tsc's dist/main.js; never the sources through tsx. The Node flags are the DaemonSet's
- * NODE_OPTIONS, so the bench runs the driver as a node would.
+ * NODE_OPTIONS, passed as NODE_OPTIONS, so the bench runs the driver as a node would.
  */
 export const driverProgram: {
   readonly entry: string;
@@ -320,7 +320,9 @@ export const driverProgram: {
       env[variable.name] = variable.value;
     }
   }
-  return { entry, nodeArgs, env };
+  // As NODE_OPTIONS, like the container: Node refuses there some V8 flags it takes on its command line.
+  if (nodeArgs.length > 0) env.NODE_OPTIONS = nodeArgs.join(' ');
+  return { entry, nodeArgs: [], env };
 })();
 
 async function startDriver(

@@ -82,11 +82,13 @@ const nodeOptions = (
   .split(/\s+/)
   .filter((arg) => arg !== '');
 /** The container's other literal environment variables (MALLOC_ARENA_MAX...), set for the provider too. */
-const containerEnv = Object.fromEntries(
+const containerEnv: Record<string, string> = Object.fromEntries(
   (container.env ?? [])
     .filter((e) => e.value !== undefined && e.name !== 'NODE_OPTIONS')
     .map((e) => [e.name, e.value ?? '']),
 );
+// As NODE_OPTIONS, like the container: Node refuses there some V8 flags it takes on its command line.
+if (!fromSource && nodeOptions.length > 0) containerEnv.NODE_OPTIONS = nodeOptions.join(' ');
 const memoryLimitMiB = (() => {
   const limit = container.resources?.limits?.memory ?? '0';
   const match = /^(\d+)(Mi|Gi)$/.exec(limit);
@@ -97,7 +99,7 @@ const bundle = new URL('../dist/bundle/main.mjs', import.meta.url).pathname;
 const program = existsSync(bundle) ? bundle : new URL('../dist/main.js', import.meta.url).pathname;
 const providerArgs = fromSource
   ? ['--conditions=source', '--import=tsx', new URL('../src/main.ts', import.meta.url).pathname]
-  : [...nodeOptions, program];
+  : [program];
 
 function percentile(samples: readonly number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
