@@ -31,6 +31,7 @@ import {
   KubernetesObjectApi,
   StorageV1Api,
   type KubernetesObject,
+  type V1EnvVar,
 } from '@kubernetes/client-node';
 import {
   artifact,
@@ -131,6 +132,23 @@ async function removeUnmanagedDriverObjects(world: TestWorld): Promise<void> {
   }
 }
 
+/** A volume of an app pod: an inline CSI volume of `spc`, mounted read-only at `mountPath`. */
+interface AppVolume {
+  readonly name: string;
+  readonly spc: string;
+  readonly mountPath: string;
+  /** The nodePublishSecretRef (a service principal's credentials). */
+  readonly secretRef?: string;
+}
+
+/** The usual volume: `spc` at /mnt/secrets-store. */
+const secretsVolume = (spc: string, secretRef?: string): AppVolume => ({
+  name: 'secrets',
+  spc,
+  mountPath: '/mnt/secrets-store',
+  ...(secretRef !== undefined && { secretRef }),
+});
+
 describe('end to end through helm: DaemonSet pods installed from the chart repository', function () {
   this.timeout(300_000);
   let world: TestWorld;
@@ -146,25 +164,50 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
   /** The pods' CSI volumes that the upgraded driver (see the helm upgrade scenario) unpublished. */
   const session = { upgraded: false, volumesTornDown: 0 };
   const ports = { driverMetrics: 0, azureMetrics: 0 };
-  const createAzureClass = async (name: string, objects: readonly AzureObject[]): Promise<void> => {
-    await KubernetesObjectApi.makeApiClient(world.kube.kubeConfig).create({
-      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
-      kind: 'SecretProviderClass',
-      metadata: { name, namespace: NAMESPACE },
-      spec: {
-        provider: 'azure',
-        parameters: customCloudParameters(VAULT, TENANT_ID, cloud!.cloudEnvFile, objects),
-      },
-    } as KubernetesObject);
-  };
-  /** A service-principal pod reading `spc` at /mnt/secrets-store; resolves once it runs. */
-  const runApp = async (
+
+  /** A SecretProviderClass in the test namespace; with `ifAbsent`, one that already exists is kept. */
+  const createClass = async (
     name: string,
-    spc: string,
-    objects: readonly AzureObject[],
-    options: { createClass?: boolean } = {},
+    spec: { provider: string; parameters: Record<string, string>; secretObjects?: readonly object[] },
+    options: { ifAbsent?: boolean } = {},
   ): Promise<void> => {
-    if (options.createClass !== false) await createAzureClass(spc, objects);
+    await KubernetesObjectApi.makeApiClient(world.kube.kubeConfig)
+      .create({
+        apiVersion: 'secrets-store.csi.x-k8s.io/v1',
+        kind: 'SecretProviderClass',
+        metadata: { name, namespace: NAMESPACE },
+        spec,
+      } as KubernetesObject)
+      .catch((error: unknown) => {
+        if (options.ifAbsent !== true || (error as { code?: number }).code !== 409) throw error;
+      });
+  };
+  const createAzureClass = (
+    name: string,
+    objects: readonly AzureObject[],
+    extra: { parameters?: Record<string, string>; secretObjects?: readonly object[] } = {},
+  ): Promise<void> =>
+    createClass(name, {
+      provider: 'azure',
+      parameters: {
+        ...customCloudParameters(VAULT, TENANT_ID, cloud!.cloudEnvFile, objects),
+        ...extra.parameters,
+      },
+      ...(extra.secretObjects !== undefined && { secretObjects: extra.secretObjects }),
+    });
+  /** The directory provider's class of the node's db-password. */
+  const createNodeSecretsClass = (): Promise<void> =>
+    createClass(
+      'node-secrets',
+      { provider: 'directory', parameters: { objects: objectsParameter([{ objectName: 'db-password' }]) } },
+      { ifAbsent: true },
+    );
+  /** A busybox pod on the node with `volumes`; resolves once it runs. */
+  const startPod = async (
+    name: string,
+    volumes: readonly AppVolume[],
+    options: { serviceAccount?: string; env?: readonly V1EnvVar[] } = {},
+  ): Promise<void> => {
     await core.createNamespacedPod({
       namespace: NAMESPACE,
       body: {
@@ -173,16 +216,18 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
           nodeName: NODE_NAME,
           hostNetwork: true,
           terminationGracePeriodSeconds: 0,
+          ...(options.serviceAccount !== undefined && { serviceAccountName: options.serviceAccount }),
           containers: [
             {
               name: 'app',
               image: BUSYBOX,
               imagePullPolicy: 'Never',
               command: ['sleep', '86400'],
-              volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }],
+              ...(options.env !== undefined && { env: [...options.env] }),
+              volumeMounts: volumes.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: true })),
             },
           ],
-          volumes: [inlineCsiVolume('secrets', spc, 'sp-creds')],
+          volumes: volumes.map((v) => inlineCsiVolume(v.name, v.spc, v.secretRef)),
         },
       },
     });
@@ -191,17 +236,35 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
       { description: `pod ${name} to run`, timeoutMs: 150_000, intervalMs: 1000, process: kubelet!.process },
     );
   };
-  const readApp = async (name: string, file: string): Promise<string> => {
-    const id = await containerd!.containerOf(NAMESPACE, name, 'app');
-    return containerd!.exec(id!, ['cat', `/mnt/secrets-store/${file}`]);
+  /** A service-principal pod reading `spc` at /mnt/secrets-store, its class created first. */
+  const runApp = async (
+    name: string,
+    spc: string,
+    objects: readonly AzureObject[],
+    options: { createClass?: boolean } = {},
+  ): Promise<void> => {
+    if (options.createClass !== false) await createAzureClass(spc, objects);
+    await startPod(name, [secretsVolume(spc, 'sp-creds')]);
   };
+  /** What the pod's app container sees: a command's output. */
+  const execIn = async (pod: string, command: readonly string[]): Promise<string> => {
+    const id = await containerd!.containerOf(NAMESPACE, pod, 'app');
+    if (id === undefined) throw new Error(`no app container in ${pod}`);
+    return containerd!.exec(id, [...command]);
+  };
+  const readApp = (pod: string, file: string, mountPath = '/mnt/secrets-store'): Promise<string> =>
+    execIn(pod, ['cat', `${mountPath}/${file}`]);
+  const podUid = async (name: string): Promise<string> =>
+    (await core.readNamespacedPod({ namespace: NAMESPACE, name })).metadata?.uid ?? '?';
+  /** Deletes the pod and waits until kubelet has torn it down (its directory, volumes and all, gone). */
   const deleteApp = async (name: string, volumes = 1): Promise<void> => {
-    const uid = (await core.readNamespacedPod({ namespace: NAMESPACE, name })).metadata?.uid ?? '?';
+    const uid = await podUid(name);
     await core.deleteNamespacedPod({ namespace: NAMESPACE, name, gracePeriodSeconds: 0 });
     await waitUntil(async () => !(await exists(join(paths.root, 'pods', uid))), {
       description: `kubelet to tear down ${name}`,
       timeoutMs: 120_000,
       intervalMs: 1000,
+      process: kubelet!.process,
     });
     if (session.upgraded) session.volumesTornDown += volumes;
   };
@@ -446,16 +509,7 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
   });
 
   it('a pod mounts a directory-provider secret through the DaemonSet pods, before and after helm upgrade', async () => {
-    const api = KubernetesObjectApi.makeApiClient(world.kube.kubeConfig);
-    await api.create({
-      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
-      kind: 'SecretProviderClass',
-      metadata: { name: 'node-secrets', namespace: NAMESPACE },
-      spec: {
-        provider: 'directory',
-        parameters: { objects: objectsParameter([{ objectName: 'db-password' }]) },
-      },
-    } as KubernetesObject);
+    await createNodeSecretsClass();
     await waitUntil(
       () =>
         core.readNamespacedServiceAccount({ namespace: NAMESPACE, name: 'default' }).then(
@@ -464,37 +518,8 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
         ),
       { description: 'the default ServiceAccount', timeoutMs: 30_000 },
     );
-    await core.createNamespacedPod({
-      namespace: NAMESPACE,
-      body: {
-        metadata: { name: 'app' },
-        spec: {
-          nodeName: NODE_NAME,
-          hostNetwork: true,
-          terminationGracePeriodSeconds: 0,
-          containers: [
-            {
-              name: 'app',
-              image: BUSYBOX,
-              imagePullPolicy: 'Never',
-              command: ['sleep', '86400'],
-              volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }],
-            },
-          ],
-          volumes: [inlineCsiVolume('secrets', 'node-secrets')],
-        },
-      },
-    });
-    const read = async (): Promise<string> => {
-      const id = await containerd!.containerOf(NAMESPACE, 'app', 'app');
-      if (id === undefined) throw new Error('no app container');
-      return containerd!.exec(id, ['cat', '/mnt/secrets-store/db-password']);
-    };
-    await waitUntil(
-      async () =>
-        (await core.readNamespacedPod({ namespace: NAMESPACE, name: 'app' })).status?.phase === 'Running',
-      { description: 'the app pod to run', timeoutMs: 120_000, intervalMs: 1000, process: kubelet!.process },
-    );
+    await startPod('app', [secretsVolume('node-secrets')]);
+    const read = (): Promise<string> => readApp('app', 'db-password');
     expect(await read()).to.equal('p@ss-from-the-node');
 
     await helm([
@@ -547,17 +572,8 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
       { description: 'the upgraded driver to serve', timeoutMs: 120_000, intervalMs: 1000 },
     );
     expect(await read()).to.equal('p@ss-from-the-node');
-
-    // Deleted, and torn down by kubelet (its directory, volumes and all, gone) while the driver still runs.
-    const uid = (await core.readNamespacedPod({ namespace: NAMESPACE, name: 'app' })).metadata?.uid ?? '?';
-    await core.deleteNamespacedPod({ namespace: NAMESPACE, name: 'app', gracePeriodSeconds: 0 });
-    await waitUntil(async () => !(await exists(join(paths.root, 'pods', uid))), {
-      description: 'kubelet to tear down the app pod',
-      timeoutMs: 120_000,
-      intervalMs: 1000,
-      process: kubelet!.process,
-    });
-    session.volumesTornDown += 1;
+    // Deleted, and torn down by kubelet while the upgraded driver runs.
+    await deleteApp('app');
   });
 
   it('Key Vault secrets mount through the Azure provider pod: service principal and workload identity', async () => {
@@ -585,126 +601,28 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
       issuer: world.kube.serviceAccountIssuer,
       subject: `system:serviceaccount:${NAMESPACE}:workload`,
     });
-    const api = KubernetesObjectApi.makeApiClient(world.kube.kubeConfig);
     const objects = [{ objectName: 'db-password', objectType: 'secret', objectAlias: 'db' }] as const;
-    for (const [name, extra] of [
-      ['kv-sp', {}],
-      ['kv-wi', { clientID: 'helm-wi' }],
-    ] as const) {
-      await api.create({
-        apiVersion: 'secrets-store.csi.x-k8s.io/v1',
-        kind: 'SecretProviderClass',
-        metadata: { name, namespace: NAMESPACE },
-        spec: {
-          provider: 'azure',
-          parameters: { ...customCloudParameters(VAULT, TENANT_ID, cloud!.cloudEnvFile, objects), ...extra },
-        },
-      } as KubernetesObject);
-    }
-    for (const [pod, spc, account] of [
-      ['sp-app', 'kv-sp', undefined],
-      ['wi-app', 'kv-wi', 'workload'],
-    ] as const) {
-      await core.createNamespacedPod({
-        namespace: NAMESPACE,
-        body: {
-          metadata: { name: pod },
-          spec: {
-            nodeName: NODE_NAME,
-            hostNetwork: true,
-            terminationGracePeriodSeconds: 0,
-            ...(account !== undefined && { serviceAccountName: account }),
-            containers: [
-              {
-                name: 'app',
-                image: BUSYBOX,
-                imagePullPolicy: 'Never',
-                command: ['sleep', '86400'],
-                volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }],
-              },
-            ],
-            volumes: [inlineCsiVolume('secrets', spc, account === undefined ? 'sp-creds' : undefined)],
-          },
-        },
-      });
-    }
+    await createAzureClass('kv-sp', objects);
+    await createAzureClass('kv-wi', objects, { parameters: { clientID: 'helm-wi' } });
+    await startPod('sp-app', [secretsVolume('kv-sp', 'sp-creds')]);
+    await startPod('wi-app', [secretsVolume('kv-wi')], { serviceAccount: 'workload' });
     for (const pod of ['sp-app', 'wi-app']) {
-      await waitUntil(
-        async () =>
-          (await core.readNamespacedPod({ namespace: NAMESPACE, name: pod })).status?.phase === 'Running',
-        { description: `pod ${pod} to run`, timeoutMs: 120_000, intervalMs: 1000, process: kubelet!.process },
-      );
-      const id = await containerd!.containerOf(NAMESPACE, pod, 'app');
-      expect(await containerd!.exec(id!, ['cat', '/mnt/secrets-store/db'])).to.equal('p@ss-from-key-vault');
-      const uid = (await core.readNamespacedPod({ namespace: NAMESPACE, name: pod })).metadata?.uid ?? '?';
-      await core.deleteNamespacedPod({ namespace: NAMESPACE, name: pod, gracePeriodSeconds: 0 });
-      await waitUntil(async () => !(await exists(join(paths.root, 'pods', uid))), {
-        description: `kubelet to tear down ${pod}`,
-        timeoutMs: 120_000,
-        intervalMs: 1000,
-      });
-      if (session.upgraded) session.volumesTornDown += 1;
+      expect(await readApp(pod, 'db')).to.equal('p@ss-from-key-vault');
+      await deleteApp(pod);
     }
   });
 
   it('secretObjects sync a Secret that a container environment variable reads (syncSecret.enabled)', async () => {
-    const api = KubernetesObjectApi.makeApiClient(world.kube.kubeConfig);
-    const objects = [{ objectName: 'db-password', objectType: 'secret' }] as const;
-    await api.create({
-      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
-      kind: 'SecretProviderClass',
-      metadata: { name: 'kv-sync', namespace: NAMESPACE },
-      spec: {
-        provider: 'azure',
-        parameters: customCloudParameters(VAULT, TENANT_ID, cloud!.cloudEnvFile, objects),
-        secretObjects: [
-          { secretName: 'synced-db', type: 'Opaque', data: [{ objectName: 'db-password', key: 'password' }] },
-        ],
-      },
-    } as KubernetesObject);
-    await core.createNamespacedPod({
-      namespace: NAMESPACE,
-      body: {
-        metadata: { name: 'sync-app' },
-        spec: {
-          nodeName: NODE_NAME,
-          hostNetwork: true,
-          terminationGracePeriodSeconds: 0,
-          containers: [
-            {
-              name: 'app',
-              image: BUSYBOX,
-              imagePullPolicy: 'Never',
-              command: ['sleep', '86400'],
-              env: [
-                { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'synced-db', key: 'password' } } },
-              ],
-              volumeMounts: [{ name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true }],
-            },
-          ],
-          volumes: [inlineCsiVolume('secrets', 'kv-sync', 'sp-creds')],
-        },
-      },
+    await createAzureClass('kv-sync', [{ objectName: 'db-password', objectType: 'secret' }], {
+      secretObjects: [
+        { secretName: 'synced-db', type: 'Opaque', data: [{ objectName: 'db-password', key: 'password' }] },
+      ],
     });
-    await waitUntil(
-      async () =>
-        (await core.readNamespacedPod({ namespace: NAMESPACE, name: 'sync-app' })).status?.phase ===
-        'Running',
-      { description: 'pod sync-app to run', timeoutMs: 120_000, intervalMs: 1000, process: kubelet!.process },
-    );
-    const id = await containerd!.containerOf(NAMESPACE, 'sync-app', 'app');
-    expect(await containerd!.exec(id!, ['sh', '-c', 'echo "$DB_PASSWORD"'])).to.equal(
-      'p@ss-from-key-vault\n',
-    );
-    const uid =
-      (await core.readNamespacedPod({ namespace: NAMESPACE, name: 'sync-app' })).metadata?.uid ?? '?';
-    await core.deleteNamespacedPod({ namespace: NAMESPACE, name: 'sync-app', gracePeriodSeconds: 0 });
-    await waitUntil(async () => !(await exists(join(paths.root, 'pods', uid))), {
-      description: 'kubelet to tear down sync-app',
-      timeoutMs: 120_000,
-      intervalMs: 1000,
+    await startPod('sync-app', [secretsVolume('kv-sync', 'sp-creds')], {
+      env: [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'synced-db', key: 'password' } } }],
     });
-    if (session.upgraded) session.volumesTornDown += 1;
+    expect(await execIn('sync-app', ['sh', '-c', 'echo "$DB_PASSWORD"'])).to.equal('p@ss-from-key-vault\n');
+    await deleteApp('sync-app');
   });
 
   it("metrics are scraped from the pods' ports with upstream's names", async () => {
@@ -753,72 +671,25 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
   });
 
   it('a pod with two CSI volumes from two classes (Azure and directory); its synced Secret is garbage-collected after the pod is deleted', async () => {
-    await KubernetesObjectApi.makeApiClient(world.kube.kubeConfig).create({
-      apiVersion: 'secrets-store.csi.x-k8s.io/v1',
-      kind: 'SecretProviderClass',
-      metadata: { name: 'kv-two', namespace: NAMESPACE },
-      spec: {
-        provider: 'azure',
-        parameters: customCloudParameters(VAULT, TENANT_ID, cloud!.cloudEnvFile, [
-          { objectName: 'db-password', objectType: 'secret', objectAlias: 'db' },
-        ]),
+    await createAzureClass(
+      'kv-two',
+      [{ objectName: 'db-password', objectType: 'secret', objectAlias: 'db' }],
+      {
         secretObjects: [
           { secretName: 'two-synced', type: 'Opaque', data: [{ objectName: 'db', key: 'password' }] },
         ],
       },
-    } as KubernetesObject);
-    // The directory class of the upgrade scenario (it mounts the node's db-password), if that ran.
-    await KubernetesObjectApi.makeApiClient(world.kube.kubeConfig)
-      .create({
-        apiVersion: 'secrets-store.csi.x-k8s.io/v1',
-        kind: 'SecretProviderClass',
-        metadata: { name: 'node-secrets', namespace: NAMESPACE },
-        spec: {
-          provider: 'directory',
-          parameters: { objects: objectsParameter([{ objectName: 'db-password' }]) },
-        },
-      } as KubernetesObject)
-      .catch((error: unknown) => {
-        if ((error as { code?: number }).code !== 409) throw error;
-      });
-    await core.createNamespacedPod({
-      namespace: NAMESPACE,
-      body: {
-        metadata: { name: 'two-app' },
-        spec: {
-          nodeName: NODE_NAME,
-          hostNetwork: true,
-          terminationGracePeriodSeconds: 0,
-          containers: [
-            {
-              name: 'app',
-              image: BUSYBOX,
-              imagePullPolicy: 'Never',
-              command: ['sleep', '86400'],
-              volumeMounts: [
-                { name: 'secrets', mountPath: '/mnt/secrets-store', readOnly: true },
-                { name: 'config', mountPath: '/mnt/config', readOnly: true },
-              ],
-            },
-          ],
-          volumes: [
-            inlineCsiVolume('secrets', 'kv-two', 'sp-creds'),
-            inlineCsiVolume('config', 'node-secrets'),
-          ],
-        },
-      },
-    });
-    await waitUntil(
-      async () =>
-        (await core.readNamespacedPod({ namespace: NAMESPACE, name: 'two-app' })).status?.phase === 'Running',
-      { description: 'pod two-app to run', timeoutMs: 150_000, intervalMs: 1000, process: kubelet!.process },
     );
-    const id = await containerd!.containerOf(NAMESPACE, 'two-app', 'app');
-    expect(await containerd!.exec(id!, ['cat', '/mnt/secrets-store/db'])).to.equal('p@ss-from-key-vault');
-    expect(await containerd!.exec(id!, ['cat', '/mnt/config/db-password'])).to.equal('p@ss-from-the-node');
+    // The directory class of the upgrade scenario (it mounts the node's db-password), if that ran.
+    await createNodeSecretsClass();
+    await startPod('two-app', [
+      secretsVolume('kv-two', 'sp-creds'),
+      { name: 'config', spc: 'node-secrets', mountPath: '/mnt/config' },
+    ]);
+    expect(await readApp('two-app', 'db')).to.equal('p@ss-from-key-vault');
+    expect(await readApp('two-app', 'db-password', '/mnt/config')).to.equal('p@ss-from-the-node');
     // One tmpfs of the driver per volume, at kubelet's target paths for this pod.
-    const uid =
-      (await core.readNamespacedPod({ namespace: NAMESPACE, name: 'two-app' })).metadata?.uid ?? '?';
+    const uid = await podUid('two-app');
     const tmpfs = (await mountsBelow(join(paths.root, 'pods', uid))).filter(
       (m) => m.type === 'tmpfs' && m.path.includes('/volumes/kubernetes.io~csi/'),
     );
