@@ -4,13 +4,8 @@
  * `helm upgrade` and `helm uninstall`. Pods need not run here (the test world has no node; the end-to-end
  * suite runs them); what helm creates, changes and removes is read back from the API server.
  */
-import { execFile } from 'node:child_process';
-import { createReadStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { join, normalize } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import {
   ApiextensionsV1Api,
@@ -19,36 +14,15 @@ import {
   StorageV1Api,
   type V1DaemonSet,
 } from '@kubernetes/client-node';
-import { sharedTestWorld, type TestWorld } from '@secrets-store-csi/test-support';
+import {
+  serveChartRepository,
+  sharedTestWorld,
+  type ChartRepository,
+  type TestWorld,
+} from '@secrets-store-csi/test-support';
 import { AZURE_CHART, DIRECTORY_CHART, DRIVER_CHART, helm, helmEnvironment, scratchDir } from './helm.js';
 
-const run = promisify(execFile);
-const CHART_REPO_SCRIPT = fileURLToPath(new URL('../../../scripts/chart-repo.sh', import.meta.url));
-
 const REPO = 'csi-secrets-store-provider-azure';
-
-/** A static file server for the repository folder, on 127.0.0.1. */
-async function serveFolder(root: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((request, response) => {
-    const path = normalize(join(root, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)));
-    if (!path.startsWith(root)) {
-      response.writeHead(403).end();
-      return;
-    }
-    stat(path).then(
-      (info) => {
-        if (!info.isFile()) throw new Error('not a file');
-        response.writeHead(200, { 'content-length': info.size });
-        createReadStream(path).pipe(response);
-      },
-      () => response.writeHead(404).end(),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return { url: `http://127.0.0.1:${address.port}`, server };
-}
 
 function driverArgs(daemonSet: V1DaemonSet): string[] {
   return daemonSet.spec?.template.spec?.containers.find((c) => c.name === 'secrets-store')?.args ?? [];
@@ -57,7 +31,7 @@ function driverArgs(daemonSet: V1DaemonSet): string[] {
 describe('the walkthrough: helm repo add, helm install, upgrade and uninstall against the real API server', function () {
   this.timeout(180_000);
   let world: TestWorld;
-  let server: Server | undefined;
+  let repository: ChartRepository | undefined;
   let kubeconfig: string;
 
   before(async () => {
@@ -65,21 +39,13 @@ describe('the walkthrough: helm repo add, helm install, upgrade and uninstall ag
     kubeconfig = world.kube.adminKubeconfigPath;
     const repoDir = join(await scratchDir(), 'repo');
     await mkdir(repoDir, { recursive: true });
-    const served = await serveFolder(repoDir);
-    server = served.server;
     // The documented way to make the repository: helm package + helm repo index, by scripts/chart-repo.sh.
-    await run('bash', [CHART_REPO_SCRIPT, '--url', served.url, repoDir], { env: await helmEnvironment() });
-    await helm(['repo', 'add', REPO, served.url]);
+    repository = await serveChartRepository(repoDir, await helmEnvironment());
+    await helm(['repo', 'add', REPO, repository.url]);
   });
 
   after(async () => {
-    await new Promise<void>((resolve) => {
-      if (server === undefined) resolve();
-      else
-        server.close(() => {
-          resolve();
-        });
-    });
+    await repository?.close();
   });
 
   it('the repository lists the three charts', async () => {

@@ -11,3 +11,4 @@ export * from './keyvault.js';
 export * from './hosts.js';
 export * from './azure-cloud.js';
 export * from './node/index.js';
+export * from './chart-repository.js';

@@ -18,11 +18,9 @@
  * both through the chart's sidecar image values.
  */
 import { execFile } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
@@ -39,12 +37,14 @@ import {
   CsiNodeClient,
   freePort,
   mountsBelow,
+  serveChartRepository,
   sharedTestWorld,
   startContainerd,
   startKeyVaultCloud,
   startKubeletNode,
   unmountBelow,
   waitUntil,
+  type ChartRepository,
   type Containerd,
   type KeyVaultCloud,
   type KubeletNode,
@@ -79,24 +79,6 @@ const exists = (path: string): Promise<boolean> =>
     () => true,
     () => false,
   );
-
-async function serveFolder(root: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((request, response) => {
-    const path = normalize(join(root, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)));
-    stat(path).then(
-      (info) => {
-        if (!path.startsWith(root) || !info.isFile()) throw new Error('not served');
-        response.writeHead(200, { 'content-length': info.size });
-        createReadStream(path).pipe(response);
-      },
-      () => response.writeHead(404).end(),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return { url: `http://127.0.0.1:${String(address.port)}`, server };
-}
 
 /**
  * Objects of the charts that other suites of this run create from deploy/ (not through helm) would make
@@ -156,7 +138,7 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
   let containerd: Containerd | undefined;
   let kubelet: KubeletNode | undefined;
   let cloud: KeyVaultCloud | undefined;
-  let server: Server | undefined;
+  let repository: ChartRepository | undefined;
   let binder: ReturnType<typeof setInterval> | undefined;
   let helmEnv: NodeJS.ProcessEnv;
   let core: CoreV1Api;
@@ -362,24 +344,14 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
       HELM_DATA_HOME: join(dir, 'helm', 'data'),
       KUBECONFIG: world.kube.adminKubeconfigPath,
     };
-    const served = await serveFolder(paths.repo);
-    server = served.server;
-    await run('bash', [join(REPO_ROOT, 'scripts/chart-repo.sh'), '--url', served.url, paths.repo], {
-      env: helmEnv,
-    });
-    await helm(['repo', 'add', REPO, served.url]);
+    repository = await serveChartRepository(paths.repo, helmEnv);
+    await helm(['repo', 'add', REPO, repository.url]);
   });
 
   after(async function () {
     this.timeout(300_000);
     if (binder !== undefined) clearInterval(binder);
-    await new Promise<void>((resolve) => {
-      if (server === undefined) resolve();
-      else
-        server.close(() => {
-          resolve();
-        });
-    });
+    await repository?.close();
     await helm(['uninstall', 'csi', '--namespace', 'kube-system', '--wait', '--timeout', '120s']).catch(
       () => '',
     );
