@@ -260,7 +260,11 @@ export class AzureProvider implements SecretProvider {
       // Encoding errors carry no object prefix upstream; kept.
       contents: encodeContent(text, object.objectEncoding),
     }));
-    return { files, extracted, objectVersion: { id: `${object.objectType}/${object.objectName}${suffix}`, version } };
+    return {
+      files,
+      extracted,
+      objectVersion: { id: `${object.objectType}/${object.objectName}${suffix}`, version },
+    };
   }
 
   #convert<T>(ref: KeyVaultObject, convert: () => T): T {

@@ -156,8 +156,7 @@ function readPfx(der: Buffer, given: Pkcs12Password | undefined): Bags {
     throw new Pkcs12Error('only password-integrity PFX archives are supported');
   }
   const authSafeBytes = octets(explicit(content));
-  const password =
-    macData === undefined ? (given?.value ?? '') : macPassword(macData, authSafeBytes, given);
+  const password = macData === undefined ? (given?.value ?? '') : macPassword(macData, authSafeBytes, given);
   const what = given === undefined ? 'an empty password' : `the password from ${given.source}`;
 
   const bags: Bags = { keys: [], certs: [] };

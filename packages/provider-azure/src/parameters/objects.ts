@@ -307,7 +307,8 @@ type JmesPathKey = (typeof JMES_PATH_KEYS)[number];
 /** One `jmesPath` entry: a mapping of `path`, `objectAlias` and optionally `filePermission`. */
 function jmesPathEntry(node: unknown, yaml: ParsedYaml): JmesPathEntry {
   const target = resolved(node, yaml);
-  if (!isMap(target)) throw cannotUnmarshal(target, 'a jmesPath entry (path, objectAlias, filePermission)', yaml);
+  if (!isMap(target))
+    throw cannotUnmarshal(target, 'a jmesPath entry (path, objectAlias, filePermission)', yaml);
   const entry: Record<JmesPathKey, string> = { path: '', objectAlias: '', filePermission: '' };
   for (const pair of target.items) {
     const key = resolved(pair.key, yaml);

@@ -1,0 +1,151 @@
+/**
+ * jmesPath extraction (issue 16 §2): what each kind of result becomes, JSON and YAML values, and failures
+ * that name the object's entry but never any part of the value.
+ */
+import { ProviderError } from '@secrets-store-csi/provider-sdk';
+import { expect } from 'chai';
+import { extractFiles } from '../../../src/content/extract.js';
+import type { JmesPathEntry } from '../../../src/model.js';
+
+const entry = (path: string, objectAlias = path): JmesPathEntry => ({
+  path,
+  objectAlias,
+  filePermission: '',
+});
+const texts = (value: string, ...paths: string[]) =>
+  extractFiles(
+    value,
+    paths.map((path) => entry(path)),
+  ).map((file) => file.text);
+
+/** The error of a failing extraction; checks it is InvalidContent and quotes none of `secretParts`. */
+function failure(value: string, paths: string[], secretParts: string[]): string {
+  try {
+    extractFiles(
+      value,
+      paths.map((path) => entry(path, 'out')),
+    );
+  } catch (error) {
+    expect(error).to.be.instanceOf(ProviderError);
+    expect((error as ProviderError).code).to.equal('InvalidContent');
+    const message = (error as Error).message;
+    for (const part of secretParts) expect(message).not.to.include(part);
+    return message;
+  }
+  throw new Error('expected a failure');
+}
+
+const JSON_VALUE = JSON.stringify({
+  username: 'admin',
+  password: 'p@ss word\nline2',
+  port: 5432,
+  tls: true,
+  hosts: ['a.example', 'b.example'],
+  nested: { deep: { key: 'v' } },
+  empty: '',
+});
+
+describe('content/extract', () => {
+  it('writes strings as they are, other JSON values as compact JSON', () => {
+    expect(
+      texts(
+        JSON_VALUE,
+        'username',
+        'password',
+        'port',
+        'tls',
+        'hosts',
+        'hosts[1]',
+        'nested',
+        'nested.deep.key',
+        'empty',
+      ),
+    ).to.deep.equal([
+      'admin',
+      'p@ss word\nline2',
+      '5432',
+      'true',
+      '["a.example","b.example"]',
+      'b.example',
+      '{"deep":{"key":"v"}}',
+      'v',
+      '',
+    ]);
+  });
+
+  it('evaluates full JMESPath: filters, functions, multiselect', () => {
+    const value = JSON.stringify({
+      users: [
+        { name: 'a', role: 'ro' },
+        { name: 'b', role: 'rw' },
+      ],
+    });
+    expect(texts(value, "users[?role=='rw'].name | [0]", 'length(users)', 'users[*].name')).to.deep.equal([
+      'b',
+      '2',
+      '["a","b"]',
+    ]);
+  });
+
+  it('reads YAML values with the core schema (0600 is a number, yes a string), and YAML lists', () => {
+    expect(
+      texts('user: admin\nmode: 0600\nflag: yes\nport: "5432"\n', 'user', 'mode', 'flag', 'port'),
+    ).to.deep.equal(['admin', '600', 'yes', '5432']);
+    expect(texts('- first\n- second\n', '[1]')).to.deep.equal(['second']);
+  });
+
+  it('keeps the entry with each file, in entry order', () => {
+    const files = extractFiles('{"a":"1","b":"2"}', [
+      { path: 'b', objectAlias: 'bee', filePermission: '0600' },
+      { path: 'a', objectAlias: 'ay', filePermission: '' },
+    ]);
+    expect(files.map((f) => [f.entry.objectAlias, f.entry.filePermission, f.text])).to.deep.equal([
+      ['bee', '0600', '2'],
+      ['ay', '', '1'],
+    ]);
+  });
+
+  it('does not parse the value when there are no entries', () => {
+    expect(extractFiles('not json: [', [])).to.deep.equal([]);
+  });
+
+  it('fails a missing key and a null value naming path and alias', () => {
+    expect(failure(JSON_VALUE, ['username', 'missing'], ['admin', 'p@ss'])).to.equal(
+      'jmesPath path "missing" (objectAlias "out"): selects nothing in the secret value (a missing key, or null)',
+    );
+    expect(failure('{"k": null, "password": "hunter2"}', ['k'], ['hunter2'])).to.include('selects nothing');
+  });
+
+  it('fails a value that is neither JSON nor a YAML mapping or list, without quoting it', () => {
+    expect(failure('hunter2-plain-secret', ['a'], ['hunter2'])).to.equal(
+      'jmesPath: the secret value is not a JSON or YAML mapping or list, so it has no keys to extract',
+    );
+    expect(failure('42', ['a'], ['42'])).to.include('not a JSON or YAML mapping or list');
+    const broken = failure('{"password": "s3cr3t-XYZ", ', ['password'], ['s3cr3t']);
+    expect(broken).to.match(
+      /^jmesPath: the secret value is neither JSON nor YAML \(YAML error \w+ at line 1, column \d+\)$/,
+    );
+    expect(failure('a: 1\na: s3cr3t-dup\n', ['a'], ['s3cr3t'])).to.include(
+      'YAML error DUPLICATE_KEY at line 2',
+    );
+  });
+
+  it('fails an expression the value does not fit, without the library message', () => {
+    const message = failure('{"n": 12345678, "s": "x"}', ['abs(s)'], ['12345678']);
+    expect(message).to.include(
+      'jmesPath path "abs(s)" (objectAlias "out"): cannot be evaluated on the secret value',
+    );
+  });
+
+  it('refuses a YAML alias bomb instead of expanding it', () => {
+    const lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 12; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const next = String.fromCharCode(97 + i);
+      lines.push(
+        `${next}: &${next} [*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev},*${prev}]`,
+      );
+    }
+    expect(failure(lines.join('\n'), ['a'], [])).to.include('cannot be read');
+  });
+});
