@@ -158,7 +158,9 @@ describe('the Azure provider: jmesPath extraction and certificates upstream cann
     await world.close();
   });
 
-  beforeEach(() => kv.clearRequests());
+  beforeEach(() => {
+    kv.clearRequests();
+  });
 
   it('writes each jmesPath result as its own file with its own mode, beside the whole object, from one GET', async () => {
     const result = files(

@@ -116,7 +116,7 @@ describe('the driver with the Azure Key Vault provider: extracted keys and passw
 
     const status = await fixture().podStatus(`api-${fixture().namespace}-extracting`);
     // One entry per object: the extracted files add none.
-    expect(status.status.objects?.map((o) => o.id)).to.have.members(['secret/db', 'secret/api-pfx']);
+    expect(status.status.objects.map((o) => o.id)).to.have.members(['secret/db', 'secret/api-pfx']);
     expect(status.status.objects).to.have.length(2);
   });
 });

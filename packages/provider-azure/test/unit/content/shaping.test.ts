@@ -87,7 +87,9 @@ describe('content/shaping: password PFX, key only, PFX stored as a secret', func
       'sha1',
     );
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const blocks = (text: string) => parsePemBlocks(text).map((b) => b.type);
   const plainSecret = (value: string, contentType?: string): SecretValue => ({

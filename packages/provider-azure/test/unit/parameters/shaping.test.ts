@@ -183,9 +183,11 @@ describe('parameters/shaping: jmesPath, objectContentType, pemContent, pfxPasswo
     for (const [what, text, expected] of cases) {
       it(`refuses ${what}`, () => {
         expect(problemOf(text)).to.include(expected);
-        expect(failure(() => validateShaping(object(text))).message).to.match(
-          /^failed to get objectType:\w+, objectName:\w+, objectVersion:: /,
-        );
+        expect(
+          failure(() => {
+            validateShaping(object(text));
+          }).message,
+        ).to.match(/^failed to get objectType:\w+, objectName:\w+, objectVersion:: /);
       });
     }
   });
@@ -196,7 +198,7 @@ describe('parameters/shaping: jmesPath, objectContentType, pemContent, pfxPasswo
       `objectName: ${name}\nobjectType: secret\njmesPath:\n${aliases.map((a) => `  - path: k\n    objectAlias: ${a}\n`).join('')}`;
 
     it('accepts distinct files and leaves colliding upstream objects alone', () => {
-      expect(() =>
+      expect(() => {
         checkShapingAcrossObjects(
           objects(
             'objectName: a\nobjectType: secret',
@@ -204,58 +206,67 @@ describe('parameters/shaping: jmesPath, objectContentType, pemContent, pfxPasswo
             extracting('db', 'user', 'dir/pass'),
           ),
           {},
-        ),
-      ).not.to.throw();
+        );
+      }).not.to.throw();
     });
 
     it('refuses an alias equal to another object file, to another alias, or a directory of one', () => {
       expect(
-        failure(() =>
+        failure(() => {
           checkShapingAcrossObjects(
             objects('objectName: user\nobjectType: secret', extracting('db', 'user')),
             {},
-          ),
-        ).message,
+          );
+        }).message,
       ).to.equal(
         'failed to get objectType:secret, objectName:db, objectVersion:: jmesPath[0].objectAlias "user" collides with the file of object user ("user")',
       );
       expect(
-        failure(() => checkShapingAcrossObjects(objects(extracting('db', 'db')), {})).message,
+        failure(() => {
+          checkShapingAcrossObjects(objects(extracting('db', 'db')), {});
+        }).message,
       ).to.include('jmesPath[0].objectAlias "db" collides with the file of object db ("db")');
       expect(
-        failure(() => checkShapingAcrossObjects(objects(extracting('db', 'x'), extracting('db2', 'x')), {}))
-          .message,
+        failure(() => {
+          checkShapingAcrossObjects(objects(extracting('db', 'x'), extracting('db2', 'x')), {});
+        }).message,
       ).to.include(
         'objectName:db2, objectVersion:: jmesPath[0].objectAlias "x" collides with jmesPath[0] of object db ("x")',
       );
       expect(
-        failure(() => checkShapingAcrossObjects(objects(extracting('db', 'conf', 'conf/port')), {})).message,
+        failure(() => {
+          checkShapingAcrossObjects(objects(extracting('db', 'conf', 'conf/port')), {});
+        }).message,
       ).to.include('jmesPath[1].objectAlias "conf/port" collides with jmesPath[0] of object db ("conf")');
       expect(
-        failure(() =>
+        failure(() => {
           checkShapingAcrossObjects(
             objects(
               'objectName: hist\nobjectType: secret\nobjectVersionHistory: 2',
               extracting('db', 'hist/0'),
             ),
             {},
-          ),
-        ).message,
+          );
+        }).message,
       ).to.include('collides with the file of object hist ("hist")');
     });
 
     it('needs the password key in the nodePublishSecretRef Secret, and never shows the Secret', () => {
       const pfx = objects(`${DB}objectContentType: application/x-pkcs12\npfxPasswordSecretKey: pfx-password`);
-      expect(() => checkShapingAcrossObjects(pfx, { 'pfx-password': 'pa55' })).not.to.throw();
-      const missing = failure(() =>
-        checkShapingAcrossObjects(pfx, { clientid: 'id', clientsecret: 'SECRET-VALUE' }),
-      );
+      expect(() => {
+        checkShapingAcrossObjects(pfx, { 'pfx-password': 'pa55' });
+      }).not.to.throw();
+      const missing = failure(() => {
+        checkShapingAcrossObjects(pfx, { clientid: 'id', clientsecret: 'SECRET-VALUE' });
+      });
       expect(missing.message).to.equal(
         'failed to get objectType:secret, objectName:db, objectVersion:: pfxPasswordSecretKey "pfx-password": the nodePublishSecretRef Secret has no such key',
       );
-      expect(failure(() => checkShapingAcrossObjects(pfx, {})).message).to.include(
-        "the pod's volume names no nodePublishSecretRef Secret",
-      );
+      expect(
+        failure(() => {
+          checkShapingAcrossObjects(pfx, {});
+        }).message,
+      ).to.include("the pod's volume names no nodePublishSecretRef Secret");
     });
   });
 
