@@ -9,6 +9,7 @@ import { search, type JSONValue } from '@jmespath-community/jmespath';
 import { parseDocument } from 'yaml';
 import { contentError } from '../errors.js';
 import type { JmesPathEntry } from '../model.js';
+import { checkLimits } from '../parameters/objects.js';
 
 /** One extracted file: the entry it came from and its text (UTF-8 when written). */
 export interface ExtractedFile {
@@ -28,7 +29,23 @@ function documentOf(value: string): JSONValue {
   try {
     parsed = JSON.parse(value) as unknown;
   } catch {
-    const document = parseDocument(value, { schema: 'core', uniqueKeys: true });
+    let document: ReturnType<typeof parseDocument>;
+    try {
+      // The same limits as the `objects` text: yaml composes recursively, and a few thousand nested
+      // brackets exhaust the stack or, worse, the heap (a process-wide out-of-memory abort).
+      checkLimits(value);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : 'yaml: over the limits';
+      throw contentError(`jmesPath: the secret value is neither JSON nor YAML within the limits (${reason})`);
+    }
+    try {
+      document = parseDocument(value, { schema: 'core', uniqueKeys: true });
+    } catch {
+      // The composer recurses: thousands of nested brackets exhaust the stack.
+      throw contentError(
+        'jmesPath: the secret value is neither JSON nor YAML that can be read (nested too deeply?)',
+      );
+    }
     const first = document.errors[0];
     if (first !== undefined) {
       const [line, column] = first.linePos?.[0] ? [first.linePos[0].line, first.linePos[0].col] : [0, 0];

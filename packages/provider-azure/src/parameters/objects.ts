@@ -51,7 +51,7 @@ export const MAX_YAML_BYTES = 512 * 1024;
  * thousand levels exhaust the stack). The concrete syntax tree is built without recursion and walked here
  * with an explicit stack.
  */
-function checkLimits(text: string): void {
+export function checkLimits(text: string): void {
   if (text.length > MAX_YAML_BYTES) {
     throw new YamlShapeError(`yaml: the text is longer than the limit of ${MAX_YAML_BYTES} characters`);
   }

@@ -137,6 +137,17 @@ describe('content/extract', () => {
     );
   });
 
+  it('refuses a value nested too deeply for the YAML reader with a clear error', () => {
+    // Not JSON (a trailing comma), so the YAML reader would get it: 20000 balanced brackets abort the process
+    // with an out-of-memory error inside the yaml library unless the depth is checked first.
+    const deep = `${'['.repeat(20_000)}"s3cr3t-deep"${']'.repeat(20_000)},`;
+    expect(failure(deep, ['a'], ['s3cr3t'])).to.equal(
+      'jmesPath: the secret value is neither JSON nor YAML within the limits (yaml: collections are nested deeper than the limit of 32)',
+    );
+    // JSON itself is read by JSON.parse, deeper than the YAML limit.
+    expect(texts(`${'['.repeat(100)}"v"${']'.repeat(100)}`, '[0][0][0]')).to.have.length(1);
+  });
+
   it('refuses a YAML alias bomb instead of expanding it', () => {
     const lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
     for (let i = 1; i < 12; i++) {
