@@ -4,6 +4,7 @@
  */
 import { ProviderError } from '@secrets-store-csi/provider-sdk';
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { extractFiles } from '../../../src/content/extract.js';
 import type { JmesPathEntry } from '../../../src/model.js';
 
@@ -158,5 +159,55 @@ describe('content/extract', () => {
       );
     }
     expect(failure(lines.join('\n'), ['a'], [])).to.include('cannot be read');
+  });
+
+  it('answers any value and any path with files or an InvalidContent error that quotes no part of the value (fuzz, fixed seed)', () => {
+    const MARK = 'Zq9-SECRET-';
+    const leaf = fc.oneof(
+      fc.string({ maxLength: 8 }).map((s) => `${MARK}${s}`),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+    );
+    const json = fc
+      .jsonValue({ maxDepth: 4 })
+      .chain((base) => fc.dictionary(fc.string({ maxLength: 4 }), fc.oneof(leaf, fc.constant(base))));
+    // JSON text, its YAML-ish mutations (truncated, with stray characters) and raw text.
+    const value = fc.oneof(
+      json.map((v) => JSON.stringify(v)),
+      fc
+        .tuple(json, fc.nat(), fc.constantFrom('', ':', '- ', '[', '&a *a', '\t'))
+        .map(([v, cut, noise]) => `${JSON.stringify(v).slice(0, cut % 40)}${noise}${MARK}`),
+      fc.string({ maxLength: 40 }).map((s) => `${MARK}${s}`),
+    );
+    const path = fc.constantFrom(
+      'a',
+      '""',
+      'a.b',
+      '[0]',
+      '*',
+      'keys(@)',
+      'length(@)',
+      '@',
+      '[?a]',
+      'abs(@)',
+      'to_string(@)',
+    );
+    fc.assert(
+      fc.property(value, fc.array(path, { minLength: 1, maxLength: 3 }), (text, paths) => {
+        try {
+          const files = extractFiles(
+            text,
+            paths.map((p, i) => entry(p, `f${i}`)),
+          );
+          expect(files).to.have.length(paths.length);
+        } catch (error) {
+          expect(error).to.be.instanceOf(ProviderError);
+          expect((error as ProviderError).code).to.equal('InvalidContent');
+          expect((error as Error).message).not.to.include(MARK);
+        }
+      }),
+      { seed: 20261203, numRuns: 400, endOnFailure: true },
+    );
   });
 });
