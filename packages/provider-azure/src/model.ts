@@ -19,6 +19,8 @@ export interface KeyVaultObject {
   readonly filePermission: string;
   /** 0 or 1: the one version; more: that many of the newest enabled versions. */
   readonly objectVersionHistory: number;
+  /** Ours: extraction and certificate shaping (see ObjectShaping); absent for upstream classes. */
+  readonly shaping?: ObjectShaping;
 }
 
 /** A cloud's endpoints, as go-autorest names them. */
@@ -84,4 +86,27 @@ export interface MountParameters {
    * the Key Vault challenge names.
    */
   readonly disableChallengeResourceVerification: boolean;
+}
+
+// Ours (issue 16 §2, §4): object fields upstream does not have. yaml.v3 ignores unknown keys, so upstream
+// mounts a class using them as if they were absent; a class without them never has `shaping`.
+
+/** One entry of an object's `jmesPath` list: a file named `objectAlias` holding what `path` selects. */
+export interface JmesPathEntry {
+  readonly path: string;
+  readonly objectAlias: string;
+  /** Octal text such as `0600`; '' for the object's own mode. */
+  readonly filePermission: string;
+}
+
+/** Key extraction and certificate shaping of one object; present when any of its fields is written. */
+export interface ObjectShaping {
+  /** `jmesPath`: files extracted from a JSON or YAML secret value; [] when absent. */
+  readonly jmesPath: readonly JmesPathEntry[];
+  /** `objectContentType`: read the value as `application/x-pkcs12` or `application/x-pem-file`; '' for Key Vault's. */
+  readonly objectContentType: string;
+  /** `pemContent`: `all` (''), `key` (the private keys only) or `certs` (the certificates only). */
+  readonly pemContent: string;
+  /** `pfxPasswordSecretKey`: the key of the nodePublishSecretRef Secret holding the PFX password; '' for none. */
+  readonly pfxPasswordSecretKey: string;
 }

@@ -34,6 +34,7 @@ import type { AuthConfig, CloudEnvironment, KeyVaultObject } from './model.js';
 import { fileModeOf, fileNameOf, parseMountParameters, vaultUrl } from './parameters/index.js';
 import { isProviderError } from '@secrets-store-csi/provider-sdk';
 import { PROVIDER_NAME, PROVIDER_VERSION, RUNTIME_NAME } from './names.js';
+import { extractedFiles, pfxPasswordOf } from './shaped-files.js';
 
 export { PROVIDER_NAME, PROVIDER_VERSION, RUNTIME_NAME } from './names.js';
 
@@ -164,7 +165,11 @@ export class AzureProvider implements SecretProvider {
     const limit = pLimit(this.#options.maxConcurrentFetchesPerMount);
     const plans = await Promise.all(params.objects.map((object) => limit(() => this.#plan(session, object))));
     const outputs = await Promise.all(
-      plans.flat().map((planned) => limit(() => this.#produce(session, planned, request.defaultFileMode))),
+      plans
+        .flat()
+        .map((planned) =>
+          limit(() => this.#produce(session, planned, request.defaultFileMode, request.secrets)),
+        ),
     );
     const files: MountedFile[] = [];
     const objectVersions: ObjectVersion[] = [];
@@ -173,6 +178,8 @@ export class AzureProvider implements SecretProvider {
         files.push(file);
         objectVersions.push(output.objectVersion);
       }
+      // Extracted files (jmesPath) come from the object's version already listed: no version of their own.
+      files.push(...output.extracted);
     }
     return { files, objectVersions };
   }
@@ -204,7 +211,8 @@ export class AzureProvider implements SecretProvider {
     session: Session,
     planned: Planned,
     defaultMode: number,
-  ): Promise<{ files: MountedFile[]; objectVersion: ObjectVersion }> {
+    secrets: Readonly<Record<string, string>>,
+  ): Promise<{ files: MountedFile[]; extracted: MountedFile[]; objectVersion: ObjectVersion }> {
     const { object, index } = planned;
     const suffix = index === undefined ? '' : `/${index}`;
     const fileName = `${fileNameOf(object)}${suffix}`;
@@ -214,6 +222,7 @@ export class AzureProvider implements SecretProvider {
     const name = object.objectName;
     let version: string;
     let texts: { suffix: string; text: string }[];
+    let extracted: MountedFile[] = [];
     if (object.objectType === 'secret') {
       const secret = (await this.#fetch(session, ref, objectKey, (r, signal) =>
         r.getSecret(name, planned.version, signal),
@@ -228,8 +237,10 @@ export class AzureProvider implements SecretProvider {
             writeCertAndKeyInSeparateFiles: this.#options.writeCertAndKeyInSeparateFiles,
           },
           this.#deps.logger,
+          pfxPasswordOf(object, secrets),
         ),
       );
+      extracted = this.#convert(ref, () => extractedFiles(secret.value, object, mode));
     } else if (object.objectType === 'key') {
       const key = (await this.#fetch(session, ref, objectKey, (r, signal) =>
         r.getKey(name, planned.version, signal),
@@ -249,7 +260,11 @@ export class AzureProvider implements SecretProvider {
       // Encoding errors carry no object prefix upstream; kept.
       contents: encodeContent(text, object.objectEncoding),
     }));
-    return { files, objectVersion: { id: `${object.objectType}/${object.objectName}${suffix}`, version } };
+    return {
+      files,
+      extracted,
+      objectVersion: { id: `${object.objectType}/${object.objectName}${suffix}`, version },
+    };
   }
 
   #convert<T>(ref: KeyVaultObject, convert: () => T): T {

@@ -160,6 +160,7 @@ describe('interop: the same Mount requests to our Azure provider and to upstream
     for (let i = 1; i <= 3; i++)
       add('plain', kv.setSecret(vault, 'plain', `plain value ${i}`, { created: at(i) }));
     add('unicode', kv.setSecret(vault, 'unicode', 'grüße, 世界 ✓\n'));
+    add('json', kv.setSecret(vault, 'json', '{"user":"shop","port":5432}'));
     add('hexsecret', kv.setSecret(vault, 'hexsecret', '68656c6c6f2c20776f726c64'));
     add('b64secret', kv.setSecret(vault, 'b64secret', Buffer.from([0, 1, 2, 250, 255]).toString('base64')));
     add('notbase64', kv.setSecret(vault, 'notbase64', 'not base64 at all!'));
@@ -214,6 +215,17 @@ describe('interop: the same Mount requests to our Azure provider and to upstream
   const cases: Case[] = [
     // secrets, formats and encodings
     { name: 'secret, latest version', objects: () => [secret('plain')] },
+    {
+      // Ours (issue 16): upstream's yaml.v3 ignores unknown object keys, so a class using our fields mounts the
+      // object alone there; ours adds the extracted file and leaves the object's own file byte for byte.
+      name: 'secret with jmesPath (ours; upstream ignores the key)',
+      differs: ['file json-user: only ours writes it'],
+      objects: () => [secret('json', { jmesPath: [{ path: 'user', objectAlias: 'json-user' }] })],
+    },
+    {
+      name: 'secret with jmesPath: [] and pemContent all (ours, no effect): same as upstream',
+      objects: () => [secret('json', { jmesPath: [], pemContent: 'all' })],
+    },
     { name: 'secret with objectAlias', objects: () => [secret('plain', { objectAlias: 'renamed.txt' })] },
     {
       name: 'secret at an older objectVersion',

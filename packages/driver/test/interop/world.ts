@@ -74,6 +74,9 @@ export interface AzureObject {
   readonly objectEncoding?: string;
   readonly objectVersionHistory?: number;
   readonly filePermission?: string;
+  // Ours (issue 16 §2, §4); upstream's yaml.v3 ignores them as unknown keys.
+  readonly jmesPath?: readonly { path: string; objectAlias: string; filePermission?: string }[];
+  readonly pemContent?: string;
 }
 
 /** Which pair a test drives through a kubelet stand-in. */

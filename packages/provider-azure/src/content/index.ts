@@ -6,7 +6,8 @@ export { certificateKeyIdentifiers, type KeyIdentifiers } from './der.js';
 export { Base64InputError, decodeBase64Go, decodeHexGo, encodeContent } from './encoding.js';
 export { certificatePem, publicKeyPem, type PublicJsonWebKey } from './keys.js';
 export { CERTIFICATE, encodePemBlocks, parsePemBlocks, pemBlock, type PemBlock } from './pem.js';
-export { decodePkcs12, type Pkcs12Pem } from './pkcs12.js';
+export { decodePkcs12, type Pkcs12Password, type Pkcs12Pem } from './pkcs12.js';
+export { extractFiles, type ExtractedFile } from './extract.js';
 export {
   PEM_CONTENT_TYPE,
   PKCS12_CONTENT_TYPE,

@@ -67,6 +67,15 @@ export interface Pkcs12Pem {
   readonly certPem: string;
 }
 
+/**
+ * Ours (issue 16 §4): the password of a password-protected PFX, and where it came from for messages (for
+ * example `nodePublishSecretRef key "pfx-password"`). The value never appears in a message.
+ */
+export interface Pkcs12Password {
+  readonly value: string;
+  readonly source: string;
+}
+
 /** The text after `failed to decode PKCS#12: `; never quotes the archive. */
 class Pkcs12Error extends Error {
   constructor(message: string) {
@@ -83,7 +92,7 @@ class Pkcs12Error extends Error {
  * SHA-2 MACs, as OpenSSL 3 writes by default, and unencrypted key bags); bag types other than keys and
  * certificates (CRLs, secrets) are skipped.
  */
-export function decodePkcs12(base64Text: string): Pkcs12Pem {
+export function decodePkcs12(base64Text: string, password?: Pkcs12Password): Pkcs12Pem {
   let der: Buffer;
   try {
     der = decodeBase64Go(Buffer.from(base64Text, 'utf8'));
@@ -94,7 +103,7 @@ export function decodePkcs12(base64Text: string): Pkcs12Pem {
 
   let bags: Bags;
   try {
-    bags = readPfx(der);
+    bags = readPfx(der, password);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw contentError(`failed to decode PKCS#12: ${reason}`, { cause: error });
@@ -130,7 +139,7 @@ interface Bags {
 
 type Password = string | null;
 
-function readPfx(der: Buffer): Bags {
+function readPfx(der: Buffer, given: Pkcs12Password | undefined): Bags {
   let pfx: Forge.asn1.Asn1;
   try {
     pfx = forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary')), false);
@@ -147,7 +156,8 @@ function readPfx(der: Buffer): Bags {
     throw new Pkcs12Error('only password-integrity PFX archives are supported');
   }
   const authSafeBytes = octets(explicit(content));
-  const password = macData === undefined ? '' : macPassword(macData, authSafeBytes);
+  const password = macData === undefined ? (given?.value ?? '') : macPassword(macData, authSafeBytes, given);
+  const what = given === undefined ? 'an empty password' : `the password from ${given.source}`;
 
   const bags: Bags = { keys: [], certs: [] };
   for (const info of sequence(fromDer(authSafeBytes, 'AuthenticatedSafe'), 'AuthenticatedSafe')) {
@@ -155,10 +165,10 @@ function readPfx(der: Buffer): Bags {
     if (type === undefined || value === undefined) throw new Pkcs12Error('malformed ContentInfo');
     switch (oid(type)) {
       case OID.data:
-        readSafeContents(octets(explicit(value)), password, bags);
+        readSafeContents(octets(explicit(value)), password, bags, what);
         break;
       case OID.encryptedData:
-        readSafeContents(decryptData(explicit(value), password), password, bags);
+        readSafeContents(decryptData(explicit(value), password, what), password, bags, what);
         break;
       default:
         throw new Pkcs12Error('only data and password-encrypted data contents are supported');
@@ -171,7 +181,11 @@ function readPfx(der: Buffer): Bags {
  * The password under which the MAC verifies: the empty password as BMPString `00 00` (what OpenSSL and Key
  * Vault write), else as no bytes at all (what some other tools write; Go's pkcs12 tries both too).
  */
-function macPassword(macData: Forge.asn1.Asn1, authSafeBytes: Buffer): Password {
+function macPassword(
+  macData: Forge.asn1.Asn1,
+  authSafeBytes: Buffer,
+  given: Pkcs12Password | undefined,
+): Password {
   const [digestInfo, salt, iterations] = sequence(macData, 'MacData');
   const [algorithm, digest] = digestInfo === undefined ? [] : sequence(digestInfo, 'DigestInfo');
   const [algorithmOid] = algorithm === undefined ? [] : sequence(algorithm, 'AlgorithmIdentifier');
@@ -183,11 +197,15 @@ function macPassword(macData: Forge.asn1.Asn1, authSafeBytes: Buffer): Password 
   const count = iterations === undefined ? 1 : integer(iterations);
   if (!(count >= 1)) throw new Pkcs12Error('MAC iteration count must be at least 1');
   const expected = octets(digest);
-  for (const password of ['', null]) {
+  const candidates: Password[] = given === undefined || given.value === '' ? ['', null] : [given.value];
+  for (const password of candidates) {
     const saltBuffer = forge.util.createBuffer(octets(salt).toString('binary'));
     const key = forge.pkcs12.generateKey(password, saltBuffer, 3, count, mac.size, mac.forge());
     const actual = createHmac(mac.node, Buffer.from(key.getBytes(), 'binary')).update(authSafeBytes).digest();
     if (actual.length === expected.length && timingSafeEqual(actual, expected)) return password;
+  }
+  if (given !== undefined) {
+    throw new Pkcs12Error(`the MAC does not verify with the password from ${given.source} (wrong password?)`);
   }
   throw new Pkcs12Error(
     'the MAC does not verify with an empty password; password-protected PFX is not supported',
@@ -195,7 +213,7 @@ function macPassword(macData: Forge.asn1.Asn1, authSafeBytes: Buffer): Password 
 }
 
 /** EncryptedData → the SafeContents DER it protects. */
-function decryptData(encryptedData: Forge.asn1.Asn1, password: Password): Buffer {
+function decryptData(encryptedData: Forge.asn1.Asn1, password: Password, what: string): Buffer {
   const [, encryptedContentInfo] = sequence(encryptedData, 'EncryptedData');
   const [, algorithm, encrypted] =
     encryptedContentInfo === undefined ? [] : sequence(encryptedContentInfo, 'EncryptedContentInfo');
@@ -206,7 +224,7 @@ function decryptData(encryptedData: Forge.asn1.Asn1, password: Password): Buffer
   const algorithmId = oid(algorithmOid);
   const cipher = pbe.getCipher(algorithmId, params, cipherPassword(algorithmId, password));
   cipher.update(forge.util.createBuffer(octets(encrypted).toString('binary')));
-  if (!cipher.finish()) throw new Pkcs12Error('failed to decrypt the certificates with an empty password');
+  if (!cipher.finish()) throw new Pkcs12Error(`failed to decrypt the certificates with ${what}`);
   return Buffer.from(cipher.output.getBytes(), 'binary');
 }
 
@@ -215,10 +233,13 @@ function decryptData(encryptedData: Forge.asn1.Asn1, password: Password): Buffer
  * password to PBKDF2 as bytes, where both mean empty (and forge's PBKDF2 needs a string).
  */
 function cipherPassword(algorithmOid: string, password: Password): string {
-  return algorithmOid === OID.pbes2 ? '' : (password as string);
+  // PBES2 hands the password to PBKDF2 as UTF-8 bytes (as OpenSSL does); forge wants a binary string.
+  if (algorithmOid === OID.pbes2) return forge.util.encodeUtf8(password ?? '');
+  // null stays null: forge then derives the key from no password bytes at all (see macPassword).
+  return password as string;
 }
 
-function readSafeContents(der: Buffer, password: Password, bags: Bags): void {
+function readSafeContents(der: Buffer, password: Password, bags: Bags, what: string): void {
   for (const bag of sequence(fromDer(der, 'SafeContents'), 'SafeContents')) {
     const [type, value] = sequence(bag, 'SafeBag');
     if (type === undefined || value === undefined) throw new Pkcs12Error('malformed SafeBag');
@@ -240,8 +261,7 @@ function readSafeContents(der: Buffer, password: Password, bags: Bags): void {
             `cannot decrypt a private key: ${error instanceof Error ? error.message : ''}`,
           );
         }
-        if (decrypted === null)
-          throw new Pkcs12Error('failed to decrypt a private key with an empty password');
+        if (decrypted === null) throw new Pkcs12Error(`failed to decrypt a private key with ${what}`);
         bags.keys.push(toDer(decrypted));
         break;
       }
@@ -254,7 +274,7 @@ function readSafeContents(der: Buffer, password: Password, bags: Bags): void {
         break;
       }
       case OID.safeContentsBag:
-        readSafeContents(toDer(bagValue), password, bags);
+        readSafeContents(toDer(bagValue), password, bags, what);
         break;
       default:
         // CRL, secret and other bags carry nothing upstream writes to the file.

@@ -5,10 +5,10 @@
  */
 import type { Logger } from '@secrets-store-csi/core';
 import { contentError } from '../errors.js';
-import type { KeyVaultObject } from '../model.js';
+import type { KeyVaultObject, ObjectShaping } from '../model.js';
 import { orderCertChain } from './chain.js';
 import { CERTIFICATE, encodePemBlocks, parsePemBlocks } from './pem.js';
-import { decodePkcs12 } from './pkcs12.js';
+import { decodePkcs12, type Pkcs12Password } from './pkcs12.js';
 
 /** What a Key Vault GET secret returned that matters here. */
 export interface SecretValue {
@@ -39,8 +39,13 @@ export const PKCS12_CONTENT_TYPE = 'application/x-pkcs12';
  * chain order when `constructPemChain` is set (with upstream's fallback to archive order, see
  * `orderCertChain`).
  */
-export function pfxToPem(base64Text: string, constructPemChain: boolean, logger: Logger): string {
-  const { keyPem, certPem } = decodePkcs12(base64Text);
+export function pfxToPem(
+  base64Text: string,
+  constructPemChain: boolean,
+  logger: Logger,
+  password?: Pkcs12Password,
+): string {
+  const { keyPem, certPem } = decodePkcs12(base64Text, password);
   return keyPem + (constructPemChain ? orderCertChain(certPem, logger) : certPem);
 }
 
@@ -62,6 +67,7 @@ function certificateSecretText(
   object: Pick<KeyVaultObject, 'objectFormat'>,
   options: SecretContentOptions,
   logger: Logger,
+  password: Pkcs12Password | undefined,
 ): string {
   const contentType = secret.contentType ?? '';
   switch (contentType) {
@@ -70,7 +76,7 @@ function certificateSecretText(
       return secret.value;
     case PKCS12_CONTENT_TYPE:
       if (object.objectFormat.toLowerCase() === 'pfx') return secret.value;
-      return pfxToPem(secret.value, options.constructPemChain, logger);
+      return pfxToPem(secret.value, options.constructPemChain, logger, password);
     default:
       throw contentError(`failed to get certificate. unknown content type '${contentType}'`);
   }
@@ -84,12 +90,72 @@ function certificateSecretText(
  */
 export function secretContents(
   secret: SecretValue,
-  object: Pick<KeyVaultObject, 'objectFormat'>,
+  object: Pick<KeyVaultObject, 'objectFormat' | 'shaping'>,
   options: SecretContentOptions,
   logger: Logger,
+  password?: Pkcs12Password,
 ): SecretFile[] {
+  const shaping = object.shaping;
+  if (
+    shaping !== undefined &&
+    (shaping.objectContentType !== '' || cutsPem(shaping) || shaping.pfxPasswordSecretKey !== '')
+  ) {
+    return shapedSecretContents(secret, object, shaping, options, logger, password);
+  }
   if (secret.kid === undefined || secret.kid === '') return [{ suffix: '', text: secret.value }];
-  const text = certificateSecretText(secret, object, options, logger);
+  const text = certificateSecretText(secret, object, options, logger, password);
+  const files: SecretFile[] = [];
+  if (options.writeCertAndKeyInSeparateFiles) {
+    const { crt, key } = splitCertAndKey(text);
+    if (crt !== '') files.push({ suffix: '.crt', text: crt });
+    if (key !== '') files.push({ suffix: '.key', text: key });
+  }
+  files.push({ suffix: '', text });
+  return files;
+}
+
+/** Whether `pemContent` asks for part of the PEM (`all`, like '', keeps everything). */
+function cutsPem(shaping: ObjectShaping): boolean {
+  const part = shaping.pemContent.toLowerCase();
+  return part === 'key' || part === 'certs';
+}
+
+/**
+ * Ours (issue 16 §4): a secret read with `objectContentType` (a PFX or PEM stored as a plain secret, upstream
+ * #273) and/or cut down to its keys or certificates with `pemContent` (upstream #1795). `pemContent` key or
+ * certs gives just that part as the main file, without `.crt`/`.key` files; otherwise the files are those of
+ * a certificate-backed secret.
+ */
+function shapedSecretContents(
+  secret: SecretValue,
+  object: Pick<KeyVaultObject, 'objectFormat'>,
+  shaping: ObjectShaping,
+  options: SecretContentOptions,
+  logger: Logger,
+  password: Pkcs12Password | undefined,
+): SecretFile[] {
+  const override = shaping.objectContentType.toLowerCase();
+  if (override === '' && (secret.kid === undefined || secret.kid === '')) {
+    const field = cutsPem(shaping) ? 'pemContent' : 'pfxPasswordSecretKey';
+    throw contentError(
+      `${field} needs a certificate: this secret is not certificate-backed; set objectContentType to ${PKCS12_CONTENT_TYPE} or ${PEM_CONTENT_TYPE}`,
+    );
+  }
+  const read = override === '' ? secret : { ...secret, contentType: override };
+  const text = certificateSecretText(read, object, options, logger, password);
+  const part = shaping.pemContent.toLowerCase();
+  if (part === 'key' || part === 'certs') {
+    const { crt, key } = splitCertAndKey(text);
+    const chosen = part === 'key' ? key : crt;
+    if (chosen === '') {
+      throw contentError(
+        part === 'key'
+          ? 'pemContent key: the certificate has no private key'
+          : 'pemContent certs: the content has no certificate',
+      );
+    }
+    return [{ suffix: '', text: chosen }];
+  }
   const files: SecretFile[] = [];
   if (options.writeCertAndKeyInSeparateFiles) {
     const { crt, key } = splitCertAndKey(text);

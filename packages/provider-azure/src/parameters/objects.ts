@@ -30,7 +30,7 @@ import {
   type Scalar,
 } from 'yaml';
 import { parameterError } from '../errors.js';
-import type { KeyVaultObject } from '../model.js';
+import type { JmesPathEntry, KeyVaultObject, ObjectShaping } from '../model.js';
 
 /** A parsed YAML text, with what is needed to name the line of a node in a message. */
 interface ParsedYaml {
@@ -51,7 +51,7 @@ export const MAX_YAML_BYTES = 512 * 1024;
  * thousand levels exhaust the stack). The concrete syntax tree is built without recursion and walked here
  * with an explicit stack.
  */
-function checkLimits(text: string): void {
+export function checkLimits(text: string): void {
   if (text.length > MAX_YAML_BYTES) {
     throw new YamlShapeError(`yaml: the text is longer than the limit of ${MAX_YAML_BYTES} characters`);
   }
@@ -262,6 +262,7 @@ export function parseObject(text: string, index: number): KeyVaultObject {
       filePermission: '',
     };
     let objectVersionHistory = 0;
+    const shapingNodes = new Map<ShapingField, unknown>();
     const root = resolved(yaml.document.contents, yaml);
     if (root !== null && root !== undefined && !(isScalar(root) && isNullScalar(root))) {
       if (!isMap(root)) throw cannotUnmarshal(root, 'a Key Vault object mapping', yaml);
@@ -271,9 +272,11 @@ export function parseObject(text: string, index: number): KeyVaultObject {
         const name = scalarSource(key);
         if (isStringField(name)) fields[name] = stringField(pair.value, yaml).trim();
         else if (name === 'objectVersionHistory') objectVersionHistory = int32Field(pair.value, yaml);
+        else if (isShapingField(name)) shapingNodes.set(name, pair.value);
       }
     }
-    return { ...fields, objectVersionHistory };
+    const shaping = shapingNodes.size > 0 ? shapingOf(shapingNodes, yaml) : undefined;
+    return { ...fields, objectVersionHistory, ...(shaping !== undefined && { shaping }) };
   } catch (error) {
     if (!(error instanceof YamlShapeError)) throw error;
     throw parameterError(`unmarshal failed for keyVaultObjects at index ${index}, error: ${error.message}`);
@@ -286,4 +289,55 @@ export function parseObject(text: string, index: number): KeyVaultObject {
  */
 export function parseObjects(text: string): KeyVaultObject[] {
   return readObjectTexts(text).map((objectText, index) => parseObject(objectText, index));
+}
+
+// Ours (issue 16 §2, §4): the fields of ObjectShaping. String fields read like upstream's; `jmesPath` is a
+// list of mappings whose keys are checked strictly (a misspelt `alias` is an error, not a silent no-op).
+
+const SHAPING_FIELDS = ['jmesPath', 'objectContentType', 'pemContent', 'pfxPasswordSecretKey'] as const;
+type ShapingField = (typeof SHAPING_FIELDS)[number];
+
+function isShapingField(key: string): key is ShapingField {
+  return (SHAPING_FIELDS as readonly string[]).includes(key);
+}
+
+const JMES_PATH_KEYS = ['path', 'objectAlias', 'filePermission'] as const;
+type JmesPathKey = (typeof JMES_PATH_KEYS)[number];
+
+/** One `jmesPath` entry: a mapping of `path`, `objectAlias` and optionally `filePermission`. */
+function jmesPathEntry(node: unknown, yaml: ParsedYaml): JmesPathEntry {
+  const target = resolved(node, yaml);
+  if (!isMap(target))
+    throw cannotUnmarshal(target, 'a jmesPath entry (path, objectAlias, filePermission)', yaml);
+  const entry: Record<JmesPathKey, string> = { path: '', objectAlias: '', filePermission: '' };
+  for (const pair of target.items) {
+    const key = resolved(pair.key, yaml);
+    const name = isScalar(key) ? scalarSource(key) : '';
+    if (!(JMES_PATH_KEYS as readonly string[]).includes(name)) {
+      throw new YamlShapeError(
+        `${lineOf(key, yaml)}unknown jmesPath field ${JSON.stringify(name)}: use path, objectAlias and filePermission`,
+      );
+    }
+    entry[name as JmesPathKey] = stringField(pair.value, yaml).trim();
+  }
+  return entry;
+}
+
+function shapingOf(nodes: ReadonlyMap<ShapingField, unknown>, yaml: ParsedYaml): ObjectShaping {
+  const text = (field: ShapingField) => {
+    const node = nodes.get(field);
+    return node === undefined ? '' : stringField(node, yaml).trim();
+  };
+  const list = resolved(nodes.get('jmesPath'), yaml);
+  let jmesPath: JmesPathEntry[] = [];
+  if (list !== null && list !== undefined && !(isScalar(list) && isNullScalar(list))) {
+    if (!isSeq(list)) throw cannotUnmarshal(list, 'a list of jmesPath entries', yaml);
+    jmesPath = list.items.map((item) => jmesPathEntry(item, yaml));
+  }
+  return {
+    jmesPath,
+    objectContentType: text('objectContentType'),
+    pemContent: text('pemContent'),
+    pfxPasswordSecretKey: text('pfxPasswordSecretKey'),
+  };
 }

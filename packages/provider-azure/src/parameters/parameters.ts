@@ -18,6 +18,7 @@ import { isNamedCloud, resolveCloud, type ReadTextFile } from './clouds.js';
 import { goQuote, messageOf, parseGoBool } from './go-text.js';
 import { parseObject, readObjectTexts } from './objects.js';
 import { validateObject } from './validate.js';
+import { checkShapingAcrossObjects, validateShaping } from './shaping.js';
 
 /** The parameter and attribute keys this provider reads. */
 export const parameterKeys = {
@@ -124,6 +125,7 @@ function objectsOf(attributes: Readonly<Record<string, string>>): KeyVaultObject
   return readObjectTexts(text).map((objectText, index) => {
     const object = parseObject(objectText, index);
     validateObject(object);
+    validateShaping(object);
     return object;
   });
 }
@@ -160,6 +162,7 @@ export async function parseMountParameters(
     secrets: input.secrets,
   });
   const objects = objectsOf(attributes);
+  checkShapingAcrossObjects(objects, input.secrets);
   return {
     podName,
     podNamespace,

@@ -16,7 +16,7 @@ export function fileNameOf(object: KeyVaultObject): string {
 }
 
 /** Digits 0-7 only, value at most 0o777; `644` and `0644` are the same mode, as with Go's base-8 parse. */
-function parseFileMode(text: string): number | undefined {
+export function parseFileMode(text: string): number | undefined {
   if (!/^[0-7]+$/.test(text)) return undefined;
   const mode = Number.parseInt(text, 8);
   return mode <= 0o777 ? mode : undefined;
@@ -64,7 +64,7 @@ function encodingProblem(object: KeyVaultObject): string | undefined {
  * Upstream's file-name check (after Kubernetes' volume path rules): relative, and no `..` anywhere, even
  * inside a name such as `a..b`, which upstream also refuses.
  */
-function fileNameProblem(fileName: string): string | undefined {
+export function fileNameProblem(fileName: string): string | undefined {
   if (fileName === '') return 'file name must not be empty';
   if (fileName.startsWith('/')) return 'file name must be a relative path';
   if (fileName.includes('..')) return "file name must not contain '..'";

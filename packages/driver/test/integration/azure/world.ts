@@ -55,6 +55,12 @@ export interface AzureObject {
   readonly objectVersion?: string;
   readonly objectFormat?: string;
   readonly objectEncoding?: string;
+  // Ours (issue 16 §2, §4): extraction and certificate shaping.
+  readonly filePermission?: string;
+  readonly jmesPath?: readonly { path: string; objectAlias: string; filePermission?: string }[];
+  readonly objectContentType?: string;
+  readonly pemContent?: string;
+  readonly pfxPasswordSecretKey?: string;
 }
 
 /** The parameters of an Azure SecretProviderClass reading `vault` through the custom cloud file. */
