@@ -192,7 +192,8 @@ export function estimateRefresh(input: {
   let nextDue: string | undefined;
   if (latest !== undefined && !failing) {
     const last = new Date(latest.at).getTime();
-    const periods = Math.max(1, Math.ceil((input.now.getTime() - last) / input.interval.ms));
+    // The first due time after now (a due time already passed means "on the next republish").
+    const periods = Math.max(1, Math.floor((input.now.getTime() - last) / input.interval.ms) + 1);
     nextDue = new Date(last + periods * input.interval.ms).toISOString();
   }
   return {
