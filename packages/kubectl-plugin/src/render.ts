@@ -109,8 +109,12 @@ export function renderText(report: Report): string {
     pod.phase,
     `service account ${pod.serviceAccount}`,
   ].filter((f): f is string => f !== undefined);
-  const title = report.kind === 'DryRun' ? 'Dry run as' : 'Pod';
-  const lines = [`${title} ${pod.namespace}/${pod.name} (${facts.join(', ')})`];
+  const lines =
+    report.kind === 'DryRun'
+      ? [
+          `Dry run of ${report.volumes[0]?.secretProviderClass ?? ''} as service account ${pod.namespace}/${pod.serviceAccount} (pod ${pod.name})`,
+        ]
+      : [`Pod ${pod.namespace}/${pod.name} (${facts.join(', ')})`];
   for (const volume of report.volumes) lines.push('', ...volumeLines(volume));
   if (report.problems.length > 0) {
     lines.push('', 'Pod events:');
