@@ -79,6 +79,9 @@ export function eventTime(event: CoreV1Event): string | undefined {
 
 const DRIVER_COMPONENT = /^csi-secrets-store/;
 
+/** Condition reasons that are a warning whatever the status says (a volume mounted without an optional object). */
+const WARNING_REASONS: ReadonlySet<string> = new Set(['OptionalObjectAbsent']);
+
 /** Warning events of the driver (its components) and kubelet's FailedMount, newest first, repeats merged. */
 export function relevantProblems(events: readonly CoreV1Event[], podUid: string | undefined): Problem[] {
   const merged = new Map<string, Problem>();
@@ -88,7 +91,7 @@ export function relevantProblems(events: readonly CoreV1Event[], podUid: string 
     )
     .filter(
       (e) =>
-        (e.type === 'Warning' || e.reason === 'OptionalObjectAbsent') &&
+        (e.type === 'Warning' || WARNING_REASONS.has(e.reason ?? '')) &&
         (DRIVER_COMPONENT.test(e.source?.component ?? e.reportingComponent ?? '') ||
           e.reason === 'FailedMount' ||
           diagnose(e.reason ?? '', e.message ?? '') !== undefined),
@@ -120,12 +123,13 @@ export function relevantProblems(events: readonly CoreV1Event[], podUid: string 
 
 function conditionProblems(conditions: readonly ConditionLike[]): Problem[] {
   return conditions
-    .filter((c) => c.status === 'False')
+    .filter((c) => c.status === 'False' || WARNING_REASONS.has(c.reason))
     .map((c) => {
       const diagnosis = diagnose(c.reason, c.message);
       return {
         source: 'condition' as const,
         type: c.type,
+        status: c.status,
         reason: c.reason,
         message: c.message,
         ...(c.lastTransitionTime !== undefined && { at: c.lastTransitionTime }),

@@ -28,7 +28,7 @@ function indent(text: string, prefix: string): string {
 function problemLines(problem: Problem, prefix: string): string[] {
   const where =
     problem.source === 'condition'
-      ? `condition ${problem.type}=False`
+      ? `condition ${problem.type}=${problem.status ?? 'False'}`
       : problem.source === 'event'
         ? `${problem.type} event${problem.count !== undefined && problem.count > 1 ? `, ${problem.count} times` : ''}`
         : problem.type;

@@ -9,7 +9,10 @@ export const REPORT_API_VERSION = 'secrets-store.csi.k8s.io/v1alpha1';
 export interface Problem {
   /** Where it was seen: a pod status condition or an event. */
   readonly source: 'condition' | 'event' | 'mount';
+  /** The event type (Warning, Normal) or the condition type. */
   readonly type: string;
+  /** A condition's status. */
+  readonly status?: string;
   readonly reason: string;
   readonly message: string;
   readonly at?: string;

@@ -316,7 +316,10 @@ describe('explain', () => {
     });
     const [volume] = report.volumes;
     expect(volume?.state).to.equal('RefreshFailing');
-    expect(volume?.problems[0]?.diagnosis?.id).to.equal('vault-throttled');
+    expect(volume?.problems.map((p) => [p.type, p.diagnosis?.id])).to.deep.equal([
+      ['Refreshed', 'vault-throttled'],
+      ['ObjectsAbsent', 'optional-object-absent'],
+    ]);
     expect(volume?.refresh?.nextDue).to.equal(undefined);
     expect(volume?.refresh?.note).to.match(/last refresh failed/);
     expect(volume?.podStatus?.status.absentObjects).to.deep.equal([
