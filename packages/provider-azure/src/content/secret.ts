@@ -104,6 +104,11 @@ export function secretContents(
   }
   if (secret.kid === undefined || secret.kid === '') return [{ suffix: '', text: secret.value }];
   const text = certificateSecretText(secret, object, options, logger, password);
+  return certificateFiles(text, options);
+}
+
+/** A certificate's PEM as the main file, after its `.crt` and `.key` parts with writeCertAndKeyInSeparateFiles. */
+function certificateFiles(text: string, options: SecretContentOptions): SecretFile[] {
   const files: SecretFile[] = [];
   if (options.writeCertAndKeyInSeparateFiles) {
     const { crt, key } = splitCertAndKey(text);
@@ -156,12 +161,5 @@ function shapedSecretContents(
     }
     return [{ suffix: '', text: chosen }];
   }
-  const files: SecretFile[] = [];
-  if (options.writeCertAndKeyInSeparateFiles) {
-    const { crt, key } = splitCertAndKey(text);
-    if (crt !== '') files.push({ suffix: '.crt', text: crt });
-    if (key !== '') files.push({ suffix: '.key', text: key });
-  }
-  files.push({ suffix: '', text });
-  return files;
+  return certificateFiles(text, options);
 }
