@@ -74,6 +74,8 @@ export interface AzureObject {
   readonly objectEncoding?: string;
   readonly objectVersionHistory?: number;
   readonly filePermission?: string;
+  /** Ours (docs/multi-vault-and-optional.md); upstream's provider ignores it. */
+  readonly optional?: boolean;
 }
 
 /** Which pair a test drives through a kubelet stand-in. */
