@@ -20,12 +20,7 @@ import type { TokenCredential } from '@azure/identity';
 import pLimit from 'p-limit';
 import { certificatePem, encodeContent, publicKeyPem, secretContents } from './content/index.js';
 import { contentError, parameterError } from './errors.js';
-import {
-  absenceOf,
-  keyVaultError,
-  objectPrefix,
-  type CredentialErrorClassifier,
-} from './keyvault/errors.js';
+import { absenceOf, keyVaultError, objectPrefix, type CredentialErrorClassifier } from './keyvault/errors.js';
 import type {
   KeyVaultConnector,
   KeyVaultReader,

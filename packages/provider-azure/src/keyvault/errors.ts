@@ -58,9 +58,7 @@ const RULE = '-'.repeat(80);
 const MAX_BODY_MESSAGE = 1024;
 
 /** Key Vault's `{"error": {"code", "message", "innererror": {"code"}}}`, from the parsed or the raw body. */
-function errorBodyOf(
-  error: RestError,
-): { code?: string; message?: string; innerCode?: string } | undefined {
+function errorBodyOf(error: RestError): { code?: string; message?: string; innerCode?: string } | undefined {
   const response = error.response as { parsedBody?: unknown; bodyAsText?: string | null } | undefined;
   let body: unknown = response?.parsedBody;
   if (body === undefined && typeof response?.bodyAsText === 'string') {
