@@ -21,6 +21,16 @@ export interface KeyVaultObject {
   readonly objectVersionHistory: number;
   /** Ours: extraction and certificate shaping (see ObjectShaping); absent for upstream classes. */
   readonly shaping?: ObjectShaping;
+  // Ours (issue 16; docs/multi-vault-and-optional.md). Set only when the object names them, so an upstream
+  // object parses to exactly upstream's fields.
+  /** The vault of this object; the class's `keyvaultName` when unset. */
+  readonly keyvaultName?: string;
+  /** The tenant of that vault (`tenantID` or `tenantId`); the class's tenant when unset. */
+  readonly tenantId?: string;
+  /** Accepted only when it names the class's cloud: one identity signs in to one cloud. */
+  readonly cloudName?: string;
+  /** A missing (404) or disabled object is reported absent instead of failing the mount. */
+  readonly optional?: boolean;
 }
 
 /** A cloud's endpoints, as go-autorest names them. */

@@ -8,6 +8,7 @@
  */
 import {
   CoalescingCache,
+  type AbsentObject,
   type Logger,
   type MountRequest,
   type MountResult,
@@ -19,7 +20,7 @@ import type { TokenCredential } from '@azure/identity';
 import pLimit from 'p-limit';
 import { certificatePem, encodeContent, publicKeyPem, secretContents } from './content/index.js';
 import { contentError, parameterError } from './errors.js';
-import { keyVaultError, objectPrefix, type CredentialErrorClassifier } from './keyvault/errors.js';
+import { absenceOf, keyVaultError, objectPrefix, type CredentialErrorClassifier } from './keyvault/errors.js';
 import type {
   KeyVaultConnector,
   KeyVaultReader,
@@ -31,7 +32,13 @@ import type {
 } from './keyvault/port.js';
 import type { KeyVaultRequestRecorder } from './metrics.js';
 import type { AuthConfig, CloudEnvironment, KeyVaultObject } from './model.js';
-import { fileModeOf, fileNameOf, parseMountParameters, vaultUrl } from './parameters/index.js';
+import {
+  fileModeOf,
+  fileNameOf,
+  parseMountParameters,
+  usesObjectSources,
+  vaultUrl,
+} from './parameters/index.js';
 import { isProviderError } from '@secrets-store-csi/provider-sdk';
 import { PROVIDER_NAME, PROVIDER_VERSION, RUNTIME_NAME } from './names.js';
 import { extractedFiles, pfxPasswordOf } from './shaped-files.js';
@@ -80,6 +87,8 @@ interface Planned {
   readonly object: KeyVaultObject;
   readonly version: string;
   readonly index: number | undefined;
+  /** The object's id in object versions (see objectIdOf). */
+  readonly id: string;
 }
 
 /** How long a fetch shared through the cache may take: about the driver's own deadline for a mount. */
@@ -133,7 +142,14 @@ export class AzureProvider implements SecretProvider {
       // Upstream answers an empty success, which its driver then fails with `missing object versions`.
       throw parameterError('objects has no entries: list at least one object under objects.array');
     }
-    for (const object of params.objects) {
+    // Ours: a class that names vaults or tenants per object gets the vault named in each object's errors.
+    const objects = usesObjectSources(params.objects)
+      ? params.objects.map((object) => ({
+          ...object,
+          keyvaultName: object.keyvaultName ?? params.keyvaultName,
+        }))
+      : params.objects;
+    for (const object of objects) {
       if (!OBJECT_TYPES.has(object.objectType)) {
         throw parameterError(
           `${objectPrefix(object)}: Invalid vaultObjectTypes. Should be secret, key, or cert`,
@@ -142,38 +158,81 @@ export class AzureProvider implements SecretProvider {
     }
     const url = vaultUrl(params.keyvaultName, params.cloud);
     const subject = `${params.podNamespace}/${params.serviceAccountName}`;
+    // Ours: the vault (and tenant) of each object; every vault name is checked before any credential is made.
+    const sourceKey = (vault: string, tenant: string) => `${tenant}\u0000${vault}`;
+    const sources = new Map<string, { vaultName: string; tenantId: string; url: string }>();
+    const sourceOf = new Map<KeyVaultObject, string>();
+    for (const object of objects) {
+      const vaultName = object.keyvaultName ?? params.keyvaultName;
+      const tenantId = object.tenantId ?? params.tenantId;
+      let objectUrl = url;
+      if (vaultName !== params.keyvaultName) {
+        try {
+          objectUrl = vaultUrl(vaultName, params.cloud);
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          throw parameterError(`${objectPrefix(object)}: ${message}`, { cause: error });
+        }
+      }
+      const key = sourceKey(objectUrl, tenantId);
+      if (!sources.has(key)) sources.set(key, { vaultName, tenantId, url: objectUrl });
+      sourceOf.set(object, key);
+    }
     const { identities, logger } = this.#deps;
-    const credential = identities.credentialFor(params.auth, params.cloud, params.tenantId, subject);
-    const session: Session = {
-      vaultHost: new URL(url).host,
-      identity: identities.identityKey(params.auth, subject),
-      reader: this.#deps.connector.reader({
-        vaultUrl: url,
-        credential,
-        disableChallengeResourceVerification: params.disableChallengeResourceVerification,
-      }),
-      vaultUrl: url,
-      abortSignal,
-      fetched: new Map(),
+    const sessions = new Map<string, Session>();
+    for (const [key, source] of sources) {
+      const auth = authInTenant(params.auth, source.tenantId);
+      const credential = identities.credentialFor(auth, params.cloud, source.tenantId, subject);
+      sessions.set(key, {
+        vaultName: source.vaultName,
+        vaultHost: new URL(source.url).host,
+        identity: identities.identityKey(auth, subject),
+        reader: this.#deps.connector.reader({
+          vaultUrl: source.url,
+          credential,
+          disableChallengeResourceVerification: params.disableChallengeResourceVerification,
+        }),
+        vaultUrl: source.url,
+        abortSignal,
+        fetched: new Map(),
+      });
+    }
+    const sessionOf = (object: KeyVaultObject): Session => {
+      const session = sessions.get(sourceOf.get(object) ?? '');
+      if (session === undefined) throw new Error('no Key Vault session for an object (a bug)');
+      return session;
     };
     logger.debug('mounting objects from Key Vault', {
       pod: `${params.podNamespace}/${params.podName}`,
       vault: url,
-      objects: params.objects.length,
+      ...(sessions.size > 1 && { vaults: sessions.size }),
+      objects: objects.length,
       mode: params.auth.mode,
     });
     const limit = pLimit(this.#options.maxConcurrentFetchesPerMount);
-    const plans = await Promise.all(params.objects.map((object) => limit(() => this.#plan(session, object))));
+    const idOf = (object: KeyVaultObject) => objectIdOf(object, params.keyvaultName);
+    const plans = await Promise.all(
+      objects.map((object) => limit(() => this.#plan(sessionOf(object), object, idOf(object)))),
+    );
     const outputs = await Promise.all(
-      plans
-        .flat()
-        .map((planned) =>
-          limit(() => this.#produce(session, planned, request.defaultFileMode, request.secrets)),
-        ),
+      plans.flatMap((plan) =>
+        'reason' in plan
+          ? [Promise.resolve(plan)]
+          : plan.map((planned) =>
+              limit(() =>
+                this.#produce(sessionOf(planned.object), planned, request.defaultFileMode, request.secrets),
+              ),
+            ),
+      ),
     );
     const files: MountedFile[] = [];
     const objectVersions: ObjectVersion[] = [];
+    const absentObjects: AbsentObject[] = [];
     for (const output of outputs) {
+      if ('reason' in output) {
+        absentObjects.push(output);
+        continue;
+      }
       for (const file of output.files) {
         files.push(file);
         objectVersions.push(output.objectVersion);
@@ -181,20 +240,32 @@ export class AzureProvider implements SecretProvider {
       // Extracted files (jmesPath) come from the object's version already listed: no version of their own.
       files.push(...output.extracted);
     }
+    if (absentObjects.length > 0) {
+      logger.info('optional objects absent from Key Vault; mounting without them', {
+        pod: `${params.podNamespace}/${params.podName}`,
+        absent: absentObjects.map((absent) => absent.id),
+      });
+      return { files, objectVersions, absentObjects };
+    }
     return { files, objectVersions };
   }
 
   /** The versions to fetch for one object: one, or the newest enabled ones from a start version. */
-  async #plan(session: Session, object: KeyVaultObject): Promise<Planned[]> {
+  async #plan(session: Session, object: KeyVaultObject, id: string): Promise<Planned[] | AbsentObject> {
     const version = requestedVersion(object);
-    if (object.objectVersionHistory <= 1) return [{ object, version, index: undefined }];
+    if (object.objectVersionHistory <= 1) return [{ object, version, index: undefined, id }];
     const type = object.objectType as VaultObjectType;
-    const listed = (await this.#fetch(
-      session,
-      object,
-      `versions\u0000${type}\u0000${object.objectName}`,
-      (reader, signal) => reader.listVersions(type, object.objectName, signal),
-    )) as VaultVersion[];
+    let listed: VaultVersion[];
+    try {
+      listed = (await this.#fetch(
+        session,
+        object,
+        `versions\u0000${type}\u0000${object.objectName}`,
+        (reader, signal) => reader.listVersions(type, object.objectName, signal),
+      )) as VaultVersion[];
+    } catch (error) {
+      return absentOrThrow(error, session, object, id);
+    }
     const newestFirst = listed
       .filter((entry) => entry.enabled)
       .sort((a, b) => (b.createdOn?.getTime() ?? 0) - (a.createdOn?.getTime() ?? 0));
@@ -204,10 +275,25 @@ export class AzureProvider implements SecretProvider {
     // Upstream returns N+1 versions when more than N exist; the documented N is what we return.
     return newestFirst
       .slice(start, start + object.objectVersionHistory)
-      .map((entry, index) => ({ object, version: entry.version, index }));
+      .map((entry, index) => ({ object, version: entry.version, index, id }));
   }
 
   async #produce(
+    session: Session,
+    planned: Planned,
+    defaultMode: number,
+    secrets: Readonly<Record<string, string>>,
+  ): Promise<
+    { files: MountedFile[]; extracted: MountedFile[]; objectVersion: ObjectVersion } | AbsentObject
+  > {
+    try {
+      return await this.#produceFiles(session, planned, defaultMode, secrets);
+    } catch (error) {
+      return absentOrThrow(error, session, planned.object, planned.id);
+    }
+  }
+
+  async #produceFiles(
     session: Session,
     planned: Planned,
     defaultMode: number,
@@ -260,11 +346,7 @@ export class AzureProvider implements SecretProvider {
       // Encoding errors carry no object prefix upstream; kept.
       contents: encodeContent(text, object.objectEncoding),
     }));
-    return {
-      files,
-      extracted,
-      objectVersion: { id: `${object.objectType}/${object.objectName}${suffix}`, version },
-    };
+    return { files, extracted, objectVersion: { id: `${planned.id}${suffix}`, version } };
   }
 
   #convert<T>(ref: KeyVaultObject, convert: () => T): T {
@@ -333,6 +415,8 @@ export class AzureProvider implements SecretProvider {
 }
 
 interface Session {
+  /** The vault's name as the class wrote it, for messages. */
+  readonly vaultName: string;
   readonly vaultHost: string;
   readonly identity: string;
   readonly reader: KeyVaultReader;
@@ -341,4 +425,48 @@ interface Session {
   readonly abortSignal: AbortSignal;
   /** This mount's fetches by object key, when the shared cache is off. */
   readonly fetched: Map<string, Promise<CachedValue>>;
+}
+
+/**
+ * The id of an object in object versions: upstream's `<type>/<name>`, prefixed with `<vault>/` for an object
+ * of a vault other than the class's, so two vaults' objects of one name stay apart in the pod status.
+ */
+function objectIdOf(object: KeyVaultObject, classVault: string): string {
+  const id = `${object.objectType}/${object.objectName}`;
+  const vault = object.keyvaultName;
+  return vault === undefined || vault.toLowerCase() === classVault.toLowerCase() ? id : `${vault}/${id}`;
+}
+
+/** The class's identity asking `tenantId` for tokens: the same identity, in the object's own tenant. */
+function authInTenant(auth: AuthConfig, tenantId: string): AuthConfig {
+  switch (auth.mode) {
+    case 'service-principal':
+    case 'workload-identity':
+    case 'identity-binding':
+      return auth.tenantId === tenantId ? auth : { ...auth, tenantId };
+    case 'vm-managed-identity':
+    case 'pod-identity':
+      return auth;
+  }
+}
+
+const TYPE_WORDS: Readonly<Record<string, string>> = { secret: 'secret', key: 'key', cert: 'certificate' };
+
+/**
+ * For an object marked `optional: true` whose fetch failed because Key Vault does not have it (not found or
+ * disabled): the absent object to report. Any other failure, or a failure of a required object, is thrown.
+ */
+function absentOrThrow(error: unknown, session: Session, object: KeyVaultObject, id: string): AbsentObject {
+  const absence = object.optional === true ? absenceOf(error) : undefined;
+  if (absence === undefined) throw error;
+  const version = object.objectVersion === '' ? '' : ` version ${object.objectVersion}`;
+  const what = `optional ${TYPE_WORDS[object.objectType] ?? object.objectType} ${object.objectName}${version}`;
+  return {
+    id,
+    path: fileNameOf(object),
+    reason:
+      absence === 'not-found'
+        ? `${what} was not found in vault ${session.vaultName}`
+        : `${what} is disabled in vault ${session.vaultName}`,
+  };
 }

@@ -11,6 +11,20 @@ export interface ObjectVersion {
   readonly version: string;
 }
 
+/**
+ * Ours, not upstream's: an object the SecretProviderClass marks optional that the store does not have (not
+ * found, or disabled). It gets no file and no object version; the driver records it in the pod status and a
+ * Warning event, and mounts the rest. Sent in MountResponse field 1000, which upstream's driver skips.
+ */
+export interface AbsentObject {
+  /** The id its object version would have, for example `secret/db-password`. */
+  readonly id: string;
+  /** The file path it would have been written to (clean and relative, as `MountedFile.path`). */
+  readonly path: string;
+  /** Why it is absent, naming the object and the store (vault); never a value. At most 1024 characters. */
+  readonly reason: string;
+}
+
 export interface MountRequest {
   /**
    * The SecretProviderClass `spec.parameters` overlaid with the pod's volume attributes
@@ -50,8 +64,13 @@ export interface MountedFile {
 export interface MountResult {
   /** The whole content of the volume: the driver replaces what was there with exactly these files. */
   readonly files: readonly MountedFile[];
-  /** At least one entry: upstream's driver fails a mount that reports none (`missing object versions`). */
+  /**
+   * At least one entry, unless `absentObjects` has one: upstream's driver fails a mount that reports none
+   * (`missing object versions`); ours accepts a mount whose every object is optional and absent.
+   */
   readonly objectVersions: readonly ObjectVersion[];
+  /** Optional objects the store does not have; omitted or empty when every object was mounted. */
+  readonly absentObjects?: readonly AbsentObject[];
 }
 
 export interface SecretProvider {

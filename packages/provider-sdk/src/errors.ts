@@ -44,6 +44,8 @@ export const sdkErrorCodes = {
   invalidFileMode: 'InvalidFileMode',
   /** The provider returned no object versions. */
   missingObjectVersions: 'MissingObjectVersions',
+  /** The provider returned an absent object without an id, a valid path or a one-line reason. */
+  invalidAbsentObject: 'InvalidAbsentObject',
   /** The response would exceed the size the driver accepts. */
   responseTooLarge: 'ResponseTooLarge',
   /** The provider failed with an error that is not a ProviderError. */

@@ -2,6 +2,7 @@
 export { CodedError, isCodedError, type Logger } from '@secrets-store-csi/core';
 export {
   runtimeNameOf,
+  type AbsentObject,
   type MountOptions,
   type MountRequest,
   type MountResult,
@@ -19,6 +20,7 @@ export {
 } from './errors.js';
 export {
   DEFAULT_MAX_RESPONSE_SIZE_IN_BYTES,
+  MAX_ABSENT_REASON_LENGTH,
   MAX_FILE_MODE,
   MAX_PATH_ELEMENT_LENGTH_IN_BYTES,
   MAX_PATH_LENGTH_IN_BYTES,

@@ -5,7 +5,7 @@
  */
 import { CodedError, SecretValues, isSecretKey, silentLogger, type Logger } from '@secrets-store-csi/core';
 import { loadProtocol } from '@secrets-store-csi/protocol';
-import type { MountRequest, ObjectVersion, SecretProvider } from './contract.js';
+import type { AbsentObject, MountRequest, ObjectVersion, SecretProvider } from './contract.js';
 import { decodeMountRequest, type WireMountRequest } from './decode.js';
 import { ProviderError, isProviderError, sdkErrorCodes } from './errors.js';
 import { SECRET_SYNC_SIZE_WARNING_IN_BYTES, checkMountResult, responseTooLargeError } from './rules.js';
@@ -13,6 +13,8 @@ import { SECRET_SYNC_SIZE_WARNING_IN_BYTES, checkMountResult, responseTooLargeEr
 export interface WireMountResponse {
   readonly object_version: ObjectVersion[];
   readonly files: { path: string; mode: number; contents: Uint8Array }[];
+  /** Ours (field 1000): set only when the provider reports absent optional objects. */
+  readonly absent_object?: AbsentObject[];
 }
 
 export interface HandleMountOptions {
@@ -74,6 +76,10 @@ export async function handleMount(
     const response: WireMountResponse = {
       object_version: result.objectVersions.map(({ id, version }) => ({ id, version })),
       files: result.files.map(({ path, mode, contents }) => ({ path, mode, contents })),
+      ...(result.absentObjects !== undefined &&
+        result.absentObjects.length > 0 && {
+          absent_object: result.absentObjects.map(({ id, path, reason }) => ({ id, path, reason })),
+        }),
     };
     const size = measureMountResponse(response);
     if (size > options.maxResponseSizeInBytes) {

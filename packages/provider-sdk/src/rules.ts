@@ -5,10 +5,11 @@
  * - no path that is both a file and the directory of another file (one path twice is allowed: a class may list
  *   an object twice or give two objects one alias, and drivers mount the last file of the path);
  * - modes within 0 to 0o777;
- * - at least one object version (the driver fails a mount without: `missing object versions`);
+ * - at least one object version (the driver fails a mount without: `missing object versions`), unless the
+ *   provider reports absent optional objects (ours; each with an id, a valid path and a one-line reason);
  * - a response no larger than the driver's receive limit, `--max-call-recv-msg-size` (4 MiB by default).
  */
-import type { MountResult } from './contract.js';
+import type { AbsentObject, MountResult } from './contract.js';
 import { ProviderError, sdkErrorCodes } from './errors.js';
 
 export const MAX_PATH_LENGTH_IN_BYTES = 4096;
@@ -61,7 +62,8 @@ function pathError(path: string, problem: string): ProviderError {
 
 /** Throws a ProviderError for the first rule `result` breaks. */
 export function checkMountResult(result: MountResult): void {
-  if (result.objectVersions.length === 0) {
+  const absentObjects = result.absentObjects ?? [];
+  if (result.objectVersions.length === 0 && absentObjects.length === 0) {
     throw new ProviderError(
       'internal',
       sdkErrorCodes.missingObjectVersions,
@@ -77,6 +79,7 @@ export function checkMountResult(result: MountResult): void {
       );
     }
   }
+  checkAbsentObjects(absentObjects);
   const files = new Set<string>();
   const directories = new Set<string>();
   for (const file of result.files) {
@@ -105,6 +108,33 @@ export function checkMountResult(result: MountResult): void {
         'internal',
         sdkErrorCodes.invalidFileMode,
         `invalid mode ${file.mode} for file ${JSON.stringify(file.path)}: ${modeProblem}`,
+      );
+    }
+  }
+}
+
+/** The longest `AbsentObject.reason` accepted: it becomes an event message and a condition message. */
+export const MAX_ABSENT_REASON_LENGTH = 1024;
+
+/** Each absent object needs an id, a valid path and a short one-line reason. */
+function checkAbsentObjects(absentObjects: readonly AbsentObject[]): void {
+  for (const [index, absent] of absentObjects.entries()) {
+    const problem =
+      absent.id === ''
+        ? 'has an empty id'
+        : checkFilePath(absent.path) !== undefined
+          ? `has an invalid path ${JSON.stringify(absent.path)}: ${checkFilePath(absent.path) ?? ''}`
+          : absent.reason === '' ||
+              absent.reason.length > MAX_ABSENT_REASON_LENGTH ||
+              // eslint-disable-next-line no-control-regex
+              /[\u0000-\u001f\u007f]/.test(absent.reason)
+            ? `needs a reason of 1 to ${MAX_ABSENT_REASON_LENGTH} characters on one line`
+            : undefined;
+    if (problem !== undefined) {
+      throw new ProviderError(
+        'internal',
+        sdkErrorCodes.invalidAbsentObject,
+        `absent object ${index} ${problem}`,
       );
     }
   }

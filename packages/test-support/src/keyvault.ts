@@ -113,7 +113,7 @@ export interface KeyVaultRequestRecord {
 }
 
 export interface KeyVaultFailure {
-  /** 429 answers as Key Vault's throttling (code Throttled); 5xx as a service error. */
+  /** 429 answers as Key Vault's throttling (code Throttled); 403 as an RBAC refusal; 5xx as a service error. */
   readonly status: number;
   readonly retryAfterSeconds?: number;
   /** Sent as `retry-after-ms` (which the SDK prefers) and, rounded up, as `Retry-After`. */
@@ -633,6 +633,16 @@ export async function startKeyVaultDouble(options: KeyVaultDoubleOptions): Promi
         'Throttled',
         'Request was not processed because too many requests were received. Reason: injected by the test',
         undefined,
+        headers,
+      );
+    }
+    if (failure.status === 403) {
+      // Key Vault's refusal by RBAC: the caller may not read the object (not a disabled object).
+      return new KeyVaultError(
+        403,
+        'Forbidden',
+        'Caller is not authorized to perform action on resource. Injected by the test.',
+        'ForbiddenByRbac',
         headers,
       );
     }

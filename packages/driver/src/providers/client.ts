@@ -17,10 +17,33 @@ import { DriverError, ProviderCallError, driverErrorCodes } from '../errors.js';
 import type { PayloadFile } from '../fs/payload.js';
 import { findProviderSocket, type ProviderDirectories } from './discovery.js';
 
+/**
+ * Ours (MountResponse field 1000, which upstream's driver skips): an optional object the provider did not
+ * mount because the store does not have it. Provider text, made safe here: one line, bounded.
+ */
+export interface AbsentObject {
+  readonly id: string;
+  /** The file path the object would have had. */
+  readonly path: string;
+  /** Why it is absent, naming the object and the store; never a value. */
+  readonly reason: string;
+}
+
 export interface ProviderMountResult {
   /** Empty when the provider wrote the files itself (upstream's legacy mode). */
   readonly files: readonly PayloadFile[];
   readonly objectVersions: readonly ObjectVersion[];
+  /** Set, non-empty, only when the provider reported absent optional objects. */
+  readonly absentObjects?: readonly AbsentObject[];
+}
+
+/** The longest absent-object field the driver keeps; it ends up in events and conditions. */
+const MAX_ABSENT_TEXT = 1024;
+
+/** Untrusted provider text for an event or condition: control characters as spaces, bounded. */
+function safeText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, MAX_ABSENT_TEXT);
 }
 
 export interface ProviderVersion {
@@ -113,12 +136,19 @@ export class GrpcProviderClient implements ProviderClient {
       const errorCode = errorCodeOf(rawCode);
       throw new DriverError(errorCode, `mount request failed with provider error code ${errorCode}`);
     }
-    if (response.object_version.length === 0) {
+    const absentObjects = response.absent_object.map(({ id, path, reason }) => ({
+      id: safeText(id),
+      path: safeText(path),
+      reason: safeText(reason),
+    }));
+    // A mount whose every object is optional and absent has no object version; upstream's driver fails it.
+    if (response.object_version.length === 0 && absentObjects.length === 0) {
       throw new DriverError(driverErrorCodes.grpcProviderError, 'missing object versions');
     }
     return {
       files: response.files.map((file) => ({ path: file.path, mode: file.mode, contents: file.contents })),
       objectVersions: response.object_version.map(({ id, version }) => ({ id, version })),
+      ...(absentObjects.length > 0 && { absentObjects }),
     };
   }
 

@@ -5,7 +5,15 @@
  */
 import type { Condition } from '@secrets-store-csi/core';
 
-export const conditionTypes = { mounted: 'Mounted', refreshed: 'Refreshed' } as const;
+export const conditionTypes = {
+  mounted: 'Mounted',
+  refreshed: 'Refreshed',
+  /**
+   * Ours (optional objects, docs/multi-vault-and-optional.md): False while optional objects are absent, True
+   * once they all arrived; never set on a volume that never had one absent.
+   */
+  optionalObjectsPresent: 'OptionalObjectsPresent',
+} as const;
 
 export function setCondition(
   conditions: readonly Condition[],

@@ -33,7 +33,7 @@ import { lastWriteWins } from '../fs/validate.js';
 import type { KubeAdapters, PodRef } from '../kube/ports.js';
 import type { DriverMetrics } from '../metrics.js';
 import type { Mounter, TmpfsOptions } from '../mount/mounter.js';
-import type { ProviderClients } from '../providers/client.js';
+import type { AbsentObject, ProviderClients } from '../providers/client.js';
 import { buildMountRequest } from '../providers/mount-request.js';
 import type { RotationTracker } from '../rotation/tracker.js';
 import { conditionTypes, setCondition } from './conditions.js';
@@ -83,10 +83,52 @@ export const publishEventReasons = {
   mountRotationComplete: 'MountRotationComplete',
   /** A provider returned one file path more than once; upstream mounts the last one silently. */
   duplicateFilePath: 'DuplicateFilePath',
+  /** Ours: optional objects the store does not have; the volume is mounted without them. */
+  optionalObjectAbsent: 'OptionalObjectAbsent',
 } as const;
 
 /** How many duplicate paths a DuplicateFilePath event names (paths are up to 4 KiB each). */
 const maxDuplicatesNamed = 10;
+/** How many absent objects an OptionalObjectAbsent event or condition names. */
+const maxAbsentNamed = 10;
+
+/** `id (reason); …` for the first absent objects, sorted by id so that equal sets read the same. */
+function describeAbsent(absent: readonly AbsentObject[]): string {
+  const sorted = [...absent].sort((a, b) => a.id.localeCompare(b.id));
+  const shown = sorted.slice(0, maxAbsentNamed).map((object) => `${object.id} (${object.reason})`);
+  const more = sorted.length - shown.length;
+  return `${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
+}
+
+/**
+ * The OptionalObjectsPresent condition after a successful provider call: False naming the absent objects,
+ * True once a volume that had some has none; not added to a volume that never had one absent.
+ */
+function withOptionalObjects(
+  conditions: readonly Condition[],
+  absent: readonly AbsentObject[],
+  now: Date,
+): Condition[] {
+  const had = conditions.some((c) => c.type === conditionTypes.optionalObjectsPresent);
+  if (absent.length === 0 && !had) return [...conditions];
+  return setCondition(
+    conditions,
+    absent.length > 0
+      ? {
+          type: conditionTypes.optionalObjectsPresent,
+          status: 'False',
+          reason: publishEventReasons.optionalObjectAbsent,
+          message: `absent: ${describeAbsent(absent)}`,
+        }
+      : {
+          type: conditionTypes.optionalObjectsPresent,
+          status: 'True',
+          reason: 'AllPresent',
+          message: 'every optional object is mounted',
+        },
+    now,
+  );
+}
 
 interface VolumeIdentity {
   readonly pod: PodRef;
@@ -265,6 +307,7 @@ export class VolumePublisher {
     objectVersions: readonly SecretProviderClassObject[];
     changed: boolean;
     files: ReadonlyMap<string, Uint8Array>;
+    absentObjects: readonly AbsentObject[];
   }> {
     const podRef = `${volume.pod.namespace}/${volume.pod.name}`;
     try {
@@ -279,15 +322,16 @@ export class VolumePublisher {
         }),
         { deadline: request.deadline },
       );
-      if (result.files.length === 0) {
+      const absentObjects = result.absentObjects ?? [];
+      if (result.files.length === 0 && absentObjects.length === 0) {
         // A legacy provider wrote the files itself.
         const files = await this.#deps.readMountedContents(request.targetPath);
-        return { objectVersions: result.objectVersions, changed: true, files };
+        return { objectVersions: result.objectVersions, changed: true, files, absentObjects };
       }
       const { files, duplicates } = lastWriteWins(result.files);
       const { changed } = await this.#deps.writer.write(request.targetPath, files);
       if (changed && duplicates.length > 0) this.#warnDuplicates(volume, spc.spec.provider, duplicates);
-      return { objectVersions: result.objectVersions, changed, files: filesByPath(files) };
+      return { objectVersions: result.objectVersions, changed, files: filesByPath(files), absentObjects };
     } catch (error) {
       throw wrap(error, `failed to mount secrets store objects for pod ${podRef}, err: `);
     }
@@ -311,6 +355,36 @@ export class VolumePublisher {
       type: 'Warning',
       reason: publishEventReasons.duplicateFilePath,
       message,
+    });
+  }
+
+  /**
+   * A Warning event naming the absent optional objects (ids and the provider's reasons, never a value) when
+   * the set differs from what the volume's condition already says, so a steady state is told once.
+   */
+  #warnAbsent(
+    volume: VolumeIdentity,
+    provider: string,
+    absent: readonly AbsentObject[],
+    previous: readonly Condition[],
+  ): void {
+    if (absent.length === 0) return;
+    const message = `absent: ${describeAbsent(absent)}`;
+    const before = previous.find((c) => c.type === conditionTypes.optionalObjectsPresent);
+    if (before?.status === 'False' && before.message === message) return;
+    this.#deps.logger.warn('optional objects absent from the provider answer; mounted without them', {
+      targetPath: volume.targetPath,
+      provider,
+      absent: absent.length,
+    });
+    this.#deps.kube.events.record({
+      pod: volume.pod,
+      type: 'Warning',
+      reason: publishEventReasons.optionalObjectAbsent,
+      message:
+        `provider ${JSON.stringify(provider)} reports ${absent.length} optional object${absent.length > 1 ? 's' : ''} ` +
+        `absent, mounted without ${absent.length > 1 ? 'them' : 'it'}: ${describeAbsent(absent)}. ` +
+        'A refresh (secret rotation) mounts an object once it exists',
     });
   }
 
@@ -396,13 +470,18 @@ export class VolumePublisher {
         await this.#deps.mounter.mountTmpfs(request.targetPath, this.#config.tmpfs);
         mountedHere = true;
       }
-      const { objectVersions, files } = await this.#fetchAndWrite(request, volume, spc, []);
+      const { objectVersions, files, absentObjects } = await this.#fetchAndWrite(request, volume, spc, []);
       const now = new Date(this.#now());
-      const conditions = setCondition(
-        [],
-        { type: conditionTypes.mounted, status: 'True', reason: 'Mounted', message: 'volume mounted' },
+      const conditions = withOptionalObjects(
+        setCondition(
+          [],
+          { type: conditionTypes.mounted, status: 'True', reason: 'Mounted', message: 'volume mounted' },
+          now,
+        ),
+        absentObjects,
         now,
       );
+      this.#warnAbsent(volume, provider, absentObjects, []);
       let podStatus: SecretProviderClassPodStatus;
       try {
         podStatus = await this.#recordSuccess(request, volume, spc, objectVersions, conditions);
@@ -412,7 +491,10 @@ export class VolumePublisher {
           `failed to create secret provider class pod status for pod ${volume.pod.namespace}/${volume.pod.name}, err: `,
         );
       }
-      await syncSecrets({ spc, pod: volume.pod, podStatus, files, rotation: false }, this.#deps);
+      await syncSecrets(
+        { spc, pod: volume.pod, podStatus, files, rotation: false, absentPaths: pathsOf(absentObjects) },
+        this.#deps,
+      );
       metrics.publishSucceeded(provider);
       this.#deps.logger.info('node publish volume complete', {
         targetPath: request.targetPath,
@@ -483,11 +565,17 @@ export class VolumePublisher {
       spc = await this.#secretProviderClass(request, volume);
       provider = spc.spec.provider;
       const current = tracked?.objectVersions ?? (await this.#storedObjectVersions(volume));
-      const { objectVersions, changed, files } = await this.#fetchAndWrite(request, volume, spc, current);
+      const { objectVersions, changed, files, absentObjects } = await this.#fetchAndWrite(
+        request,
+        volume,
+        spc,
+        current,
+      );
       const now = new Date(this.#now());
+      this.#warnAbsent(volume, provider, absentObjects, tracked?.conditions ?? []);
       const conditions = setCondition(
         setCondition(
-          tracked?.conditions ?? [],
+          withOptionalObjects(tracked?.conditions ?? [], absentObjects, now),
           { type: conditionTypes.mounted, status: 'True', reason: 'Mounted', message: 'volume mounted' },
           now,
         ),
@@ -508,7 +596,10 @@ export class VolumePublisher {
           message: `successfully rotated mounted contents for spc ${volume.pod.namespace}/${volume.spcName}`,
         });
       }
-      await syncSecrets({ spc, pod: volume.pod, podStatus, files, rotation: true }, this.#deps);
+      await syncSecrets(
+        { spc, pod: volume.pod, podStatus, files, rotation: true, absentPaths: pathsOf(absentObjects) },
+        this.#deps,
+      );
       metrics.publishSucceeded(provider);
       metrics.rotationSucceeded(provider, Number(process.hrtime.bigint() - started) / 1e9);
       return { kind: 'refreshed', changed };
@@ -618,6 +709,10 @@ export class VolumePublisher {
 function optionalOverride(spc: SecretProviderClass): { intervalOverrideMs?: number } {
   const intervalOverrideMs = rotationIntervalOverride(spc);
   return intervalOverrideMs === undefined ? {} : { intervalOverrideMs };
+}
+
+function pathsOf(absent: readonly AbsentObject[]): ReadonlySet<string> {
+  return new Set(absent.map((object) => object.path));
 }
 
 function filesByPath(files: readonly PayloadFile[]): Map<string, Uint8Array> {

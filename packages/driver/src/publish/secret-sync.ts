@@ -25,6 +25,8 @@ export interface SecretSyncInput {
   readonly files: ReadonlyMap<string, Uint8Array>;
   /** True for a refresh of a mounted volume: events use upstream's rotation reasons. */
   readonly rotation: boolean;
+  /** Ours: the paths of absent optional objects (see buildDesiredSecrets). */
+  readonly absentPaths?: ReadonlySet<string>;
 }
 
 export interface SecretSyncDeps {
@@ -72,7 +74,17 @@ export async function syncSecrets(input: SecretSyncInput, deps: SecretSyncDeps):
       deps.metrics.secretSyncDuration(seconds);
     },
     async () => {
-      const { secrets, problems: mappingProblems } = buildDesiredSecrets(spc, pod.namespace, input.files);
+      const {
+        secrets,
+        problems: mappingProblems,
+        deferred,
+      } = buildDesiredSecrets(spc, pod.namespace, input.files, input.absentPaths);
+      for (const secretName of deferred ?? []) {
+        deps.logger.info('secret sync deferred until its optional objects exist', {
+          secret: secretName,
+          namespace: pod.namespace,
+        });
+      }
       for (const problem of mappingProblems) {
         problems++;
         warn(

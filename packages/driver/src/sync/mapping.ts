@@ -23,6 +23,19 @@ export interface SyncProblem {
 export interface DesiredSecrets {
   readonly secrets: DesiredSecret[];
   readonly problems: SyncProblem[];
+  /**
+   * Ours: secretObjects entries not written now because optional objects they need are absent (every data
+   * item absent, or a kubernetes.io/tls Secret missing one); not problems, the absence is reported already.
+   * Only set when there is one.
+   */
+  readonly deferred?: string[];
+}
+
+/** Whether a secretObjects `objectName` is the file, or under the directory, of an absent optional object. */
+function isAbsent(objectName: string, absentPaths: ReadonlySet<string>): boolean {
+  if (absentPaths.has(objectName)) return true;
+  for (const path of absentPaths) if (objectName.startsWith(`${path}/`)) return true;
+  return false;
 }
 
 /**
@@ -35,9 +48,11 @@ export function buildDesiredSecrets(
   spc: SecretProviderClass,
   namespace: string,
   files: ReadonlyMap<string, Uint8Array>,
+  absentPaths: ReadonlySet<string> = new Set(),
 ): DesiredSecrets {
   const secrets: DesiredSecret[] = [];
   const problems: SyncProblem[] = [];
+  const deferred: string[] = [];
   const seen = new Set<string>();
   for (const secretObject of spc.spec.secretObjects ?? []) {
     const secretName = secretObject.secretName.trim();
@@ -49,7 +64,11 @@ export function buildDesiredSecrets(
     }
     seen.add(secretName);
 
-    const data = secretData(secretObject.data, type, files);
+    const data = secretData(secretObject.data, type, files, absentPaths);
+    if (data === DEFERRED) {
+      deferred.push(secretName);
+      continue;
+    }
     if (typeof data === 'string') {
       problems.push({ secretName, message: data });
       continue;
@@ -64,7 +83,7 @@ export function buildDesiredSecrets(
       data,
     });
   }
-  return { secrets, problems };
+  return { secrets, problems, ...(deferred.length > 0 && { deferred }) };
 }
 
 /**
@@ -91,19 +110,29 @@ function validateSecretObject(
  * The Secret's data, or the first problem, checked item by item in upstream's `GetSecretData` order. As
  * upstream, a repeated key takes the last item's value.
  */
+const DEFERRED = Symbol('deferred');
+
 function secretData(
   items: readonly SecretObjectData[],
   type: string,
   files: ReadonlyMap<string, Uint8Array>,
-): Record<string, Uint8Array> | string {
+  absentPaths: ReadonlySet<string>,
+): Record<string, Uint8Array> | string | typeof DEFERRED {
   // A Map, then fromEntries: a data key such as `__proto__` (valid in Kubernetes) stays an ordinary key.
   const data = new Map<string, Uint8Array>();
+  let leftOut = 0;
   for (const [index, item] of items.entries()) {
     const objectName = item.objectName.trim();
     const key = item.key.trim();
     if (objectName.length === 0) return `object name in secretObjects.data[${index}] is empty`;
     if (key.length === 0) return `key in secretObjects.data[${index}] is empty`;
     const content = files.get(objectName);
+    if (content === undefined && isAbsent(objectName, absentPaths)) {
+      // Ours: an absent optional object's key is left out; a TLS Secret needs both of its keys.
+      if (type === SECRET_TYPE_TLS) return DEFERRED;
+      leftOut++;
+      continue;
+    }
     if (content === undefined) return `file matching objectName ${objectName} not found in the pod`;
     if (type !== SECRET_TYPE_TLS) {
       // A copy, so a caller that later wipes or reuses its file buffers cannot change the desired Secret.
@@ -117,6 +146,8 @@ function secretData(
       return `failed to get cert data from file ${objectName}, err: ${error.message}`;
     }
   }
+  // Every item absent: nothing to write yet (an empty Secret would replace a good one).
+  if (leftOut > 0 && data.size === 0) return DEFERRED;
   return Object.fromEntries(data);
 }
 

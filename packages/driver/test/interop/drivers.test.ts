@@ -173,6 +173,33 @@ describe('interop: each driver with the other Azure provider (kubelet stand-in, 
       });
     });
 
+    it(`${pairing}: an optional object that is missing`, async () => {
+      const world = interop();
+      const { keyVault: kv, vault } = world;
+      kv.setSecret(vault, `${label}-present`, 'here');
+      await world.createSpc(`${label}-optional`, [
+        { objectName: `${label}-present`, objectType: 'secret' },
+        { objectName: `${label}-missing`, objectType: 'secret', optional: true },
+      ]);
+      const pod = await world.runPod(pairing, `${label}-optional-pod`, `${label}-optional`);
+      const volume = pod.volumes[0];
+      if (pairing === 'our driver + upstream provider') {
+        // Upstream's provider ignores `optional` (yaml.v3 skips unknown keys): the missing object fails the mount.
+        expect(volume?.lastResult).to.deep.include({ ok: false });
+        expect(JSON.stringify(volume?.lastResult)).to.include(`${label}-missing`);
+        await world.kubelet(pairing).deletePod(pod);
+        return;
+      }
+      // Upstream's driver skips MountResponse field 1000 and mounts what our provider returned.
+      expect(volume?.lastResult, JSON.stringify(volume?.lastResult)).to.deep.include({ ok: true });
+      const target = volume?.targetPath ?? '';
+      expect((await readdir(target)).filter((name) => !name.startsWith('..'))).to.deep.equal([
+        `${label}-present`,
+      ]);
+      const deleted = await world.kubelet(pairing).deletePod(pod);
+      expect(deleted.volumes.map((v) => v.result.ok)).to.deep.equal([true]);
+    });
+
     it(`${pairing}: mounts with workload identity (the pod's service-account token exchanged by MSAL)`, async () => {
       const world = interop();
       const { keyVault: kv, vault, entra } = world;

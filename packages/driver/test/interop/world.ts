@@ -77,6 +77,8 @@ export interface AzureObject {
   // Ours (issue 16 §2, §4); upstream's yaml.v3 ignores them as unknown keys.
   readonly jmesPath?: readonly { path: string; objectAlias: string; filePermission?: string }[];
   readonly pemContent?: string;
+  /** Ours (docs/multi-vault-and-optional.md); upstream's provider ignores it. */
+  readonly optional?: boolean;
 }
 
 /** Which pair a test drives through a kubelet stand-in. */

@@ -761,6 +761,27 @@ export const descriptorJson: Record<string, unknown> = {
               "rule": "repeated",
               "type": "File",
               "id": 3
+            },
+            "absent_object": {
+              "rule": "repeated",
+              "type": "AbsentObject",
+              "id": 1000
+            }
+          }
+        },
+        "AbsentObject": {
+          "fields": {
+            "id": {
+              "type": "string",
+              "id": 1
+            },
+            "path": {
+              "type": "string",
+              "id": 2
+            },
+            "reason": {
+              "type": "string",
+              "id": 3
             }
           }
         },

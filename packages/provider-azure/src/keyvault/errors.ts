@@ -16,10 +16,16 @@ export interface ObjectRef {
   readonly objectType: string;
   readonly objectName: string;
   readonly objectVersion: string;
+  /**
+   * Ours: set on every object of a class that names vaults per object (docs/multi-vault-and-optional.md), so
+   * each of its errors names the vault; unset (upstream's prefix) otherwise.
+   */
+  readonly keyvaultName?: string;
 }
 
 export function objectPrefix(object: ObjectRef): string {
-  return `failed to get objectType:${object.objectType}, objectName:${object.objectName}, objectVersion:${object.objectVersion}`;
+  const vault = object.keyvaultName === undefined ? '' : `, keyvaultName:${object.keyvaultName}`;
+  return `failed to get objectType:${object.objectType}, objectName:${object.objectName}, objectVersion:${object.objectVersion}${vault}`;
 }
 
 /** A credential failure classified by the auth module: it already has a code and a safe message. */
@@ -51,8 +57,8 @@ const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN']);
 const RULE = '-'.repeat(80);
 const MAX_BODY_MESSAGE = 1024;
 
-/** Key Vault's `{"error": {"code", "message"}}`, from the parsed or the raw body. */
-function errorBodyOf(error: RestError): { code?: string; message?: string } | undefined {
+/** Key Vault's `{"error": {"code", "message", "innererror": {"code"}}}`, from the parsed or the raw body. */
+function errorBodyOf(error: RestError): { code?: string; message?: string; innerCode?: string } | undefined {
   const response = error.response as { parsedBody?: unknown; bodyAsText?: string | null } | undefined;
   let body: unknown = response?.parsedBody;
   if (body === undefined && typeof response?.bodyAsText === 'string') {
@@ -64,10 +70,12 @@ function errorBodyOf(error: RestError): { code?: string; message?: string } | un
   }
   const inner = (body as { error?: unknown } | undefined)?.error;
   if (inner === null || typeof inner !== 'object') return undefined;
-  const { code, message } = inner as { code?: unknown; message?: unknown };
+  const { code, message, innererror } = inner as { code?: unknown; message?: unknown; innererror?: unknown };
+  const innerCode = (innererror as { code?: unknown } | null | undefined)?.code;
   return {
     ...(typeof code === 'string' && { code }),
     ...(typeof message === 'string' && { message: message.slice(0, MAX_BODY_MESSAGE) }),
+    ...(typeof innerCode === 'string' && { innerCode }),
   };
 }
 
@@ -161,4 +169,36 @@ export function keyVaultError(
     `${prefix}: ${error instanceof Error ? error.message : String(error)}`,
     { cause: error },
   );
+}
+
+/** Why Key Vault does not have an object: what `optional: true` forgives. */
+export type Absence = 'not-found' | 'disabled';
+
+const NOT_FOUND_CODES = /^(?:secret|key|cert|certificate)NotFound$/i;
+const DISABLED_MESSAGE = /not allowed on a disabled/i;
+
+/**
+ * Whether a failed Key Vault call (or a ProviderError made from one, through its causes) says that the object
+ * or version does not exist (404 with a Secret/Key/CertificateNotFound code) or is disabled (403 with a
+ * `…Disabled` inner code, or Key Vault's "not allowed on a disabled" text). Anything else is not an absence:
+ * a vault that does not resolve, access refused by policy or RBAC, throttling, outages, bad content.
+ */
+export function absenceOf(error: unknown): Absence | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+    if (isRestError(current)) {
+      const body = errorBodyOf(current);
+      const code = body?.code ?? current.code ?? '';
+      if (current.statusCode === 404 && NOT_FOUND_CODES.test(code)) return 'not-found';
+      if (
+        current.statusCode === 403 &&
+        (/Disabled$/.test(body?.innerCode ?? '') || DISABLED_MESSAGE.test(body?.message ?? current.message))
+      ) {
+        return 'disabled';
+      }
+      return undefined;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

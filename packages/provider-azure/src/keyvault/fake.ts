@@ -135,6 +135,7 @@ export class FakeKeyVault implements KeyVaultConnector {
       if (found === undefined)
         throw new RestError(`A ${type} with (name/id) ${name}/${version} was not found in this key vault.`, {
           statusCode: 404,
+          code: `${type}NotFound`,
         });
       if (!found.enabled)
         throw new RestError(`Operation get is not allowed on a disabled ${type}.`, {

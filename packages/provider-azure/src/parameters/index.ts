@@ -21,6 +21,8 @@ export {
 export type { ReadTextFile } from './clouds.js';
 export { parseGoBool } from './go-text.js';
 export { parseObject, parseObjects, readObjectTexts } from './objects.js';
+export { usesObjectSources, validateObjectSource } from './object-source.js';
+export type { ObjectSourceContext } from './object-source.js';
 export { parameterKeys, parseMountParameters, vaultUrl } from './parameters.js';
 export type { MountParametersInput, MountParametersOptions } from './parameters.js';
 export { fileModeOf, fileNameOf, validateObject } from './validate.js';

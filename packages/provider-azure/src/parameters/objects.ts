@@ -17,6 +17,7 @@
  * unmarshal !!seq into …") so that users searching for upstream's text find the same idea.
  */
 import {
+  type YAMLMap,
   LineCounter,
   isAlias,
   isMap,
@@ -263,6 +264,7 @@ export function parseObject(text: string, index: number): KeyVaultObject {
     };
     let objectVersionHistory = 0;
     const shapingNodes = new Map<ShapingField, unknown>();
+    let additions: ObjectSourceFields = {};
     const root = resolved(yaml.document.contents, yaml);
     if (root !== null && root !== undefined && !(isScalar(root) && isNullScalar(root))) {
       if (!isMap(root)) throw cannotUnmarshal(root, 'a Key Vault object mapping', yaml);
@@ -274,9 +276,10 @@ export function parseObject(text: string, index: number): KeyVaultObject {
         else if (name === 'objectVersionHistory') objectVersionHistory = int32Field(pair.value, yaml);
         else if (isShapingField(name)) shapingNodes.set(name, pair.value);
       }
+      additions = readObjectSourceFields(root, yaml);
     }
     const shaping = shapingNodes.size > 0 ? shapingOf(shapingNodes, yaml) : undefined;
-    return { ...fields, objectVersionHistory, ...(shaping !== undefined && { shaping }) };
+    return { ...fields, objectVersionHistory, ...(shaping !== undefined && { shaping }), ...additions };
   } catch (error) {
     if (!(error instanceof YamlShapeError)) throw error;
     throw parameterError(`unmarshal failed for keyVaultObjects at index ${index}, error: ${error.message}`);
@@ -339,5 +342,47 @@ function shapingOf(nodes: ReadonlyMap<ShapingField, unknown>, yaml: ParsedYaml):
     objectContentType: text('objectContentType'),
     pemContent: text('pemContent'),
     pfxPasswordSecretKey: text('pfxPasswordSecretKey'),
+  };
+}
+
+// ---- Ours (issue 16 items 1 and 3; docs/multi-vault-and-optional.md): where an object comes from, and
+// whether it may be absent. Upstream's yaml.v3 decode ignores these keys; each is put on the object only
+// when written (empty text counts as not written), so an object without them parses exactly as before.
+
+/** The additions of one object, as parsed (checked against the class in parameters.ts). */
+type ObjectSourceFields = Pick<KeyVaultObject, 'keyvaultName' | 'tenantId' | 'cloudName' | 'optional'>;
+
+/**
+ * A YAML bool as yaml.v3 decodes one into a bool field: `true`/`false` in its three spellings, null as
+ * false; anything else (a quoted "true", `yes`, `1`) fails with yaml.v3's wording.
+ */
+function boolField(node: unknown, yaml: ParsedYaml): boolean {
+  const target = resolved(node, yaml);
+  if (target === null || target === undefined) return false;
+  if (!isScalar(target)) throw cannotUnmarshal(target, 'bool', yaml);
+  if (isNullScalar(target)) return false;
+  if (tagOf(target) !== '!!bool') throw cannotUnmarshal(target, 'bool', yaml);
+  return /^(?:true|True|TRUE)$/.test(scalarSource(target));
+}
+
+function readObjectSourceFields(root: YAMLMap, yaml: ParsedYaml): ObjectSourceFields {
+  const text: Record<string, string> = {};
+  let optional: boolean | undefined;
+  for (const pair of root.items) {
+    const key = resolved(pair.key, yaml);
+    if (!isScalar(key)) continue;
+    const name = scalarSource(key);
+    if (name === 'optional') optional = boolField(pair.value, yaml);
+    else if (['keyvaultName', 'tenantId', 'tenantID', 'cloudName'].includes(name)) {
+      text[name] = stringField(pair.value, yaml).trim();
+    }
+  }
+  // As the class's parameters: `tenantID` wins when not empty, `tenantId` otherwise.
+  const tenantId = text.tenantID || text.tenantId;
+  return {
+    ...(text.keyvaultName ? { keyvaultName: text.keyvaultName } : {}),
+    ...(tenantId ? { tenantId } : {}),
+    ...(text.cloudName ? { cloudName: text.cloudName } : {}),
+    ...(optional !== undefined && { optional }),
   };
 }

@@ -17,6 +17,7 @@ import { buildAuthConfig, type IdentityModeName } from './auth-config.js';
 import { isNamedCloud, resolveCloud, type ReadTextFile } from './clouds.js';
 import { goQuote, messageOf, parseGoBool } from './go-text.js';
 import { parseObject, readObjectTexts } from './objects.js';
+import { validateObjectSource, type ObjectSourceContext } from './object-source.js';
 import { validateObject } from './validate.js';
 import { checkShapingAcrossObjects, validateShaping } from './shaping.js';
 
@@ -119,13 +120,18 @@ function challengeVerificationDisabled(
  * Steps 12-14: the `objects` text, each element parsed then validated before the next is read, so the
  * first faulty element is the one reported.
  */
-function objectsOf(attributes: Readonly<Record<string, string>>): KeyVaultObject[] {
+function objectsOf(
+  attributes: Readonly<Record<string, string>>,
+  source: Omit<ObjectSourceContext, 'cloudName'>,
+): KeyVaultObject[] {
   const text = get(attributes, parameterKeys.objects);
   if (text === '') throw parameterError('objects is not set');
+  const context = { ...source, cloudName: get(attributes, parameterKeys.cloudName) };
   return readObjectTexts(text).map((objectText, index) => {
     const object = parseObject(objectText, index);
     validateObject(object);
     validateShaping(object);
+    validateObjectSource(object, context);
     return object;
   });
 }
@@ -161,7 +167,7 @@ export async function parseMountParameters(
     serviceAccountTokens: get(attributes, parameterKeys.serviceAccountTokens),
     secrets: input.secrets,
   });
-  const objects = objectsOf(attributes);
+  const objects = objectsOf(attributes, { cloud, tenantId, auth });
   checkShapingAcrossObjects(objects, input.secrets);
   return {
     podName,

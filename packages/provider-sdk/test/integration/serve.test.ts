@@ -49,6 +49,22 @@ describe('serve', () => {
     running = undefined;
   });
 
+  it('sends absent optional objects in field 1000 only when there are some', async () => {
+    const { fake, client } = await start();
+    fake.returns({
+      files: [{ path: 'a', mode: 0o644, contents: text('x') }],
+      objectVersions: [{ id: 'secret/a', version: 'v1' }],
+      absentObjects: [{ id: 'secret/b', path: 'dir/b', reason: 'secret b not found in vault kv-b' }],
+    });
+    const withAbsent = succeeded(await client.mount(driverMountRequest({ parameters: {} })));
+    expect(withAbsent.absent_object).to.deep.equal([
+      { id: 'secret/b', path: 'dir/b', reason: 'secret b not found in vault kv-b' },
+    ]);
+    fake.returns({ files: [], objectVersions: [{ id: 'secret/a', version: 'v1' }], absentObjects: [] });
+    const without = succeeded(await client.mount(driverMountRequest({ parameters: {} })));
+    expect(without.absent_object).to.deep.equal([]);
+  });
+
   it('answers Version with the protocol version and the provider runtime', async () => {
     const { client } = await start();
     expect(succeeded(await client.version())).to.deep.equal({

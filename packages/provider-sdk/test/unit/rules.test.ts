@@ -90,6 +90,34 @@ describe('rules', () => {
       expect(empty.message).to.equal('object version 0 has an empty id');
     });
 
+    it('accepts no object versions when the provider reports absent optional objects (ours)', () => {
+      expect(() => {
+        checkMountResult({
+          files: [],
+          objectVersions: [],
+          absentObjects: [{ id: 'secret/a', path: 'a', reason: 'secret a not found in vault kv' }],
+        });
+      }).not.to.throw();
+    });
+
+    it('refuses an absent object without an id, with a bad path or without a one-line reason', () => {
+      const check = (absent: { id: string; path: string; reason: string }) =>
+        thrown(() => {
+          checkMountResult({ ...result(['a']), absentObjects: [absent] });
+        });
+      const noId = check({ id: '', path: 'b', reason: 'gone' });
+      expect(noId.code).to.equal('InvalidAbsentObject');
+      expect(noId.message).to.equal('absent object 0 has an empty id');
+      expect(check({ id: 'secret/b', path: '../b', reason: 'gone' }).message).to.equal(
+        `absent object 0 has an invalid path "../b": must not contain '..'`,
+      );
+      for (const reason of ['', 'two\nlines', 'x'.repeat(1025)]) {
+        expect(check({ id: 'secret/b', path: 'b', reason }).message).to.equal(
+          'absent object 0 needs a reason of 1 to 1024 characters on one line',
+        );
+      }
+    });
+
     it('accepts one path twice, as upstream: the driver mounts the last file of the path', () => {
       expect(() => {
         checkMountResult(result(['a', 'dir/b', 'a', 'dir/b']));

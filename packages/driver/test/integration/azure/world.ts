@@ -61,6 +61,9 @@ export interface AzureObject {
   readonly objectContentType?: string;
   readonly pemContent?: string;
   readonly pfxPasswordSecretKey?: string;
+  /** Ours (docs/multi-vault-and-optional.md). */
+  readonly keyvaultName?: string;
+  readonly optional?: boolean;
 }
 
 /** The parameters of an Azure SecretProviderClass reading `vault` through the custom cloud file. */
@@ -118,6 +121,8 @@ export class AzureWorld {
   readonly entra: TokenEndpoint;
   readonly keyVault: KeyVaultDouble;
   readonly vault: string;
+  /** A second vault of the same tenant, for classes that name vaults per object. */
+  readonly secondVault: string;
   readonly cloudEnvFile: string;
   readonly provider: ManagedProcess;
   /** AKS's identity-binding token proxy, in front of the Entra ID stand-in. */
@@ -136,6 +141,7 @@ export class AzureWorld {
     this.entra = init.entra;
     this.keyVault = init.cloud.keyVault;
     this.vault = init.vault;
+    this.secondVault = `${init.vault}-b`;
     this.cloudEnvFile = init.cloud.cloudEnvFile;
     this.provider = init.provider;
     this.tokenProxy = init.tokenProxy;
@@ -165,7 +171,10 @@ export class AzureWorld {
         name: `azure-${fixture.nodeName}`,
         pki: world.pki,
         entra,
-        vaults: [{ name: vault, tenantId: TENANT_ID }],
+        vaults: [
+          { name: vault, tenantId: TENANT_ID },
+          { name: `${vault}-b`, tenantId: TENANT_ID },
+        ],
       });
       cleanups.push(() => cloud.stop());
       const tokenProxy = await startTokenProxy({

@@ -144,6 +144,49 @@ describe('GrpcProviderClient', () => {
     expect([error.code, error.message]).to.deep.equal(['GRPCProviderError', 'missing object versions']);
   });
 
+  it('returns absent optional objects (field 1000), made one-line and bounded', async () => {
+    answer = () => ({
+      response: {
+        object_version: [{ id: 'secret/a', version: '1' }],
+        files: [{ path: 'a', mode: 0o644, contents: Buffer.from('x') }],
+        absent_object: [
+          { id: 'secret/b', path: 'b', reason: `secret b was not found\nin vault kv ${'x'.repeat(2000)}` },
+        ],
+      },
+    });
+    const client = new GrpcProviderClient('test', join(dir, 'test.sock'), {
+      maxReceiveMessageBytes: 1 << 20,
+    });
+    try {
+      const result = await client.mount(request, { deadline: soon() });
+      expect(result.absentObjects?.map((a) => [a.id, a.path])).to.deep.equal([['secret/b', 'b']]);
+      const reason = result.absentObjects?.[0]?.reason ?? '';
+      expect(reason.startsWith('secret b was not found in vault kv x')).to.equal(true);
+      expect(reason).to.have.length(1024);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('accepts no object versions when the provider reports absent objects (every object optional and absent)', async () => {
+    answer = () => ({
+      response: { absent_object: [{ id: 'secret/b', path: 'b', reason: 'not found in vault kv' }] },
+    });
+    const client = new GrpcProviderClient('test', join(dir, 'test.sock'), {
+      maxReceiveMessageBytes: 1 << 20,
+    });
+    try {
+      const result = await client.mount(request, { deadline: soon() });
+      expect(result).to.deep.equal({
+        files: [],
+        objectVersions: [],
+        absentObjects: [{ id: 'secret/b', path: 'b', reason: 'not found in vault kv' }],
+      });
+    } finally {
+      client.close();
+    }
+  });
+
   it("writes a provider's gRPC error as Go does", async () => {
     answer = () => ({ error: { code: grpc.status.INVALID_ARGUMENT, details: 'objects is not set' } });
     const error = await mountError();

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AbsentObject as _v1alpha1_AbsentObject, AbsentObject__Output as _v1alpha1_AbsentObject__Output } from './v1alpha1/AbsentObject.js';
 import type { CSIDriverProviderClient as _v1alpha1_CSIDriverProviderClient, CSIDriverProviderDefinition as _v1alpha1_CSIDriverProviderDefinition } from './v1alpha1/CSIDriverProvider.js';
 import type { Error as _v1alpha1_Error, Error__Output as _v1alpha1_Error__Output } from './v1alpha1/Error.js';
 import type { File as _v1alpha1_File, File__Output as _v1alpha1_File__Output } from './v1alpha1/File.js';
@@ -16,6 +17,7 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 
 export interface ProtoGrpcType {
   v1alpha1: {
+    AbsentObject: MessageTypeDefinition<_v1alpha1_AbsentObject, _v1alpha1_AbsentObject__Output>
     CSIDriverProvider: SubtypeConstructor<typeof grpc.Client, _v1alpha1_CSIDriverProviderClient> & { service: _v1alpha1_CSIDriverProviderDefinition }
     Error: MessageTypeDefinition<_v1alpha1_Error, _v1alpha1_Error__Output>
     File: MessageTypeDefinition<_v1alpha1_File, _v1alpha1_File__Output>
