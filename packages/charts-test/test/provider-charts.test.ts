@@ -102,8 +102,8 @@ describe('Azure provider chart', () => {
         capabilities: { drop: ['ALL'] },
       });
       expect(provider.resources).to.deep.equal({
-        requests: { cpu: '50m', memory: '100Mi' },
-        limits: { cpu: '1', memory: '200Mi' },
+        requests: { cpu: '50m', memory: '112Mi' },
+        limits: { cpu: '1', memory: '224Mi' },
       });
     });
 
