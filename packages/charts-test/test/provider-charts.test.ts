@@ -102,8 +102,8 @@ describe('Azure provider chart', () => {
         capabilities: { drop: ['ALL'] },
       });
       expect(provider.resources).to.deep.equal({
-        requests: { cpu: '50m', memory: '128Mi' },
-        limits: { cpu: '200m', memory: '224Mi' },
+        requests: { cpu: '50m', memory: '112Mi' },
+        limits: { cpu: '1', memory: '224Mi' },
       });
     });
 
@@ -113,14 +113,18 @@ describe('Azure provider chart', () => {
       expect(provider.resources).to.deep.equal(manifest.resources);
       expect(envValue(provider, 'NODE_OPTIONS')).to.equal('--max-semi-space-size=1 --max-old-space-size=128');
       expect(envValue(provider, 'NODE_OPTIONS')).to.equal(envValue(manifest, 'NODE_OPTIONS'));
+      for (const name of ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_']) {
+        expect(envValue(provider, name), name).to.be.a('string');
+        expect(envValue(provider, name), name).to.equal(envValue(manifest, name));
+      }
       // Node starts with them (it refuses some V8 flags in NODE_OPTIONS).
       await promisify(execFile)(process.execPath, ['-e', '0'], {
         env: { PATH: process.env.PATH, NODE_OPTIONS: envValue(provider, 'NODE_OPTIONS') },
       });
     });
 
-    it('linux.nodeOptions="" leaves Node at its defaults', async () => {
-      const rendered = await render(AZURE_CHART, { set: ['linux.nodeOptions='] });
+    it('linux.nodeOptions="" and linux.mallocEnv=null leave Node and glibc at their defaults', async () => {
+      const rendered = await render(AZURE_CHART, { set: ['linux.nodeOptions=', 'linux.mallocEnv=null'] });
       const provider = container(get(rendered, 'DaemonSet', AZURE_DS), 'provider-azure-installer');
       expect(provider.env ?? []).to.deep.equal([]);
     });
@@ -209,6 +213,9 @@ describe('Azure provider chart', () => {
     const provider = container(ds, 'provider-azure-installer');
     expect(provider.env).to.deep.equal([
       { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=128' },
+      { name: 'MALLOC_ARENA_MAX', value: '1' },
+      { name: 'MALLOC_MMAP_THRESHOLD_', value: '65536' },
+      { name: 'MALLOC_TRIM_THRESHOLD_', value: '131072' },
       { name: 'HTTPS_PROXY', value: 'http://proxy:3128' },
     ]);
     expect(provider.image).to.equal('local/azure:dev');

@@ -22,16 +22,7 @@ export const loaderOptions: Readonly<Options> = Object.freeze({
   oneofs: loaderOptionsJson.oneofs,
 });
 
-/** Version of the provider protocol the driver announces in VersionRequest. */
-export const PROVIDER_API_VERSION = 'v1alpha1';
-
-/** Full gRPC service names, as they travel in request paths. */
-export const serviceNames = Object.freeze({
-  identity: 'csi.v1.Identity',
-  node: 'csi.v1.Node',
-  controller: 'csi.v1.Controller',
-  provider: 'v1alpha1.CSIDriverProvider',
-});
+export { PROVIDER_API_VERSION, serviceNames } from './constants.js';
 
 export type CsiV1 = CsiProtoGrpcType['csi']['v1'];
 export type ProviderV1alpha1 = ProviderProtoGrpcType['v1alpha1'];
@@ -62,4 +53,4 @@ export function loadProtocol(): Protocol {
 
 export type * as csi from './csi-types.js';
 export type * as provider from './provider-types.js';
-export { goCodeName, goStatusText } from './go-status.js';
+export { goCodeName, goStatusText } from './constants.js';

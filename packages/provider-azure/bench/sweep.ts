@@ -12,22 +12,16 @@
  *
  *   pnpm --filter @secrets-store-csi/provider-azure bench [-- --latency-ms=5]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { ProviderClient, driverMountRequest } from '@secrets-store-csi/provider-sdk/testing';
-import {
-  createTestPki,
-  issueLocalhostServing,
-  issueVaultServing,
-  startKeyVaultDouble,
-  startTokenEndpoint,
-} from '@secrets-store-csi/test-support';
+import type { WorldCommand, WorldReady, WorldStats } from './world.js';
 
 const { values } = parseArgs({
   options: {
@@ -89,6 +83,13 @@ const containerEnv: Record<string, string> = Object.fromEntries(
 );
 // As NODE_OPTIONS, like the container: Node refuses there some V8 flags it takes on its command line.
 if (!fromSource && nodeOptions.length > 0) containerEnv.NODE_OPTIONS = nodeOptions.join(' ');
+/** The CPU limit in cores (`200m` or `1`). */
+const cpuLimitCores = (() => {
+  const limit = container.resources?.limits?.cpu ?? '0';
+  const match = /^(\d+(?:\.\d+)?)(m?)$/.exec(limit);
+  if (match === null) throw new Error(`unsupported CPU limit ${limit}`);
+  return Number(match[1]) / (match[2] === 'm' ? 1000 : 1);
+})();
 const memoryLimitMiB = (() => {
   const limit = container.resources?.limits?.memory ?? '0';
   const match = /^(\d+)(Mi|Gi)$/.exec(limit);
@@ -133,6 +134,9 @@ async function inPool(count: number, width: number, work: (i: number) => Promise
   await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
 }
 
+/** Every provider started, so a failed run stops them too. */
+const providers: ChildProcess[] = [];
+
 async function startProvider(socket: string, caPath: string, cacheTtl: string): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
@@ -149,6 +153,7 @@ async function startProvider(socket: string, caPath: string, cacheTtl: string): 
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
+  providers.push(child);
   let log = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr.on('data', (chunk: Buffer) => {
@@ -163,37 +168,35 @@ async function startProvider(socket: string, caPath: string, cacheTtl: string): 
 }
 
 async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   await once(child, 'exit');
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'azure-bench-'));
-const pki = await createTestPki(dir);
-const sts = await issueLocalhostServing(pki, 'sts');
-const serving = await issueVaultServing(pki, 'vault');
-const entra = await startTokenEndpoint(sts);
-entra.addServicePrincipal({ tenantId: TENANT, clientId: 'bench-app', clientSecret: 'bench-secret' });
-const kv = await startKeyVaultDouble({
-  ...serving,
-  authorityHost: entra.authorityHost,
-  verifyAccessToken: (token) => entra.decodeAccessToken(token),
-  latencyMs: keyVaultLatencyMs,
-});
-kv.createVault('benchkv', { tenantId: TENANT });
-const hosts = await kv.mapVaultHosts(['benchkv']);
-const cloudFile = join(dir, 'cloud.json');
-await writeFile(
-  cloudFile,
-  JSON.stringify({
-    name: 'BenchCloud',
-    activeDirectoryEndpoint: `${entra.authorityHost}/`,
-    keyVaultEndpoint: `https://${kv.dnsSuffix}/`,
-    keyVaultDNSSuffix: kv.dnsSuffixWithPort,
-  }),
+// Key Vault and Entra stand-ins in their own process (bench/world.ts), so their CPU is neither counted as
+// the bench's nor steals the bench's event loop while it times a mount.
+const world = fork(
+  new URL('world.ts', import.meta.url).pathname,
+  [`--latency-ms=${String(keyVaultLatencyMs)}`, `--tenant=${TENANT}`],
+  { execArgv: ['--conditions=source', '--import=tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
 );
-for (let i = 0; i < 20; i++) kv.setSecret('benchkv', `secret-${i}`, `value-${i}`);
-
+const { caCertPath, cloudFile } = await new Promise<WorldReady>((resolve, reject) => {
+  world.once('message', (message: WorldReady) => {
+    resolve(message);
+  });
+  world.once('exit', (code) => {
+    reject(new Error(`the bench world exited (${String(code)}) before serving`));
+  });
+});
+function tell(command: WorldCommand): void {
+  world.send(command);
+}
+async function worldStats(): Promise<WorldStats> {
+  const answer = once(world, 'message') as Promise<[WorldStats]>;
+  tell({ type: 'stats' });
+  return (await answer)[0];
+}
 const objects = (count: number) =>
   `array:\n${Array.from({ length: count }, (_, i) => `  - |\n    objectName: secret-${i}\n    objectType: secret\n`).join('')}`;
 const request = (count: number, pod: number) =>
@@ -233,12 +236,29 @@ try {
 
   // 1. Latency, every mount reaching Key Vault (cache off), after a warm-up mount (token, connections).
   const uncachedSocket = join(dir, 'uncached.sock');
-  const uncached = await startProvider(uncachedSocket, pki.caCertPath, '0s');
+  const uncached = await startProvider(uncachedSocket, caCertPath, '0s');
   const uncachedClient = new ProviderClient(uncachedSocket, { authority: 'localhost' });
   const p50: Record<string, number> = {};
+  /** CPU seconds of the provider, of the Key Vault/Entra stand-ins and of this bench (the gRPC client). */
+  const cpuNow = () => {
+    const bench = process.cpuUsage();
+    return {
+      provider: cpuSeconds(uncached.pid ?? 0),
+      world: cpuSeconds(world.pid ?? 0),
+      bench: (bench.user + bench.system) / 1e6,
+    };
+  };
+  /** Milliseconds of CPU per object fetched from Key Vault since `before`, per process. */
+  const cpuPerObject = (before: ReturnType<typeof cpuNow>, objects: number) => {
+    const after = cpuNow();
+    const ms = (key: keyof typeof after) => ((1000 * (after[key] - before[key])) / objects).toFixed(2);
+    return `provider ${ms('provider')} ms, Key Vault double ${ms('world')} ms, bench client ${ms('bench')} ms`;
+  };
+  let providerMsPerObject = NaN;
   for (const count of [1, 20]) {
     await mountOrThrow(uncachedClient, count, 0);
     const samples: number[] = [];
+    const before = cpuNow();
     for (let i = 0; i < iterations; i++) {
       const started = performance.now();
       await mountOrThrow(uncachedClient, count, 0);
@@ -249,14 +269,23 @@ try {
       `mount of ${count} object(s), 1 in flight, cache off: p50 / p99`,
       `${percentile(samples, 50).toFixed(1)} / ${percentile(samples, 99).toFixed(1)} ms`,
     );
+    if (count === 20) {
+      row(
+        '  CPU per object, 1 in flight (from /proc, user + system)',
+        cpuPerObject(before, count * iterations),
+      );
+    }
   }
   {
     const samples: number[] = [];
-    await inPool(iterations * 2, concurrency, async (i) => {
+    const mounts = iterations * 2;
+    const before = cpuNow();
+    await inPool(mounts, concurrency, async (i) => {
       const started = performance.now();
       await mountOrThrow(uncachedClient, 20, i);
       samples.push(performance.now() - started);
     });
+    providerMsPerObject = (1000 * (cpuNow().provider - before.provider)) / (20 * mounts);
     const limit = 4 * (p50['20x1'] ?? 0);
     row(
       `mount of 20 objects, ${concurrency} in flight, cache off: p50`,
@@ -264,26 +293,29 @@ try {
       `<= 4 x p50 at 1 in flight = ${limit.toFixed(1)} ms`,
       percentile(samples, 50) <= limit,
     );
+    row(`  CPU per object, ${concurrency} in flight`, cpuPerObject(before, 20 * mounts));
+    // The provider is one thread: with every slot busy a mount waits for the CPU of the mounts beside it.
+    row(
+      `  floor of that p50 set by the provider's CPU alone (${concurrency} x 20 x CPU per object)`,
+      `${(concurrency * 20 * providerMsPerObject).toFixed(1)} ms`,
+    );
   }
   uncachedClient.close();
   await stop(uncached);
 
   // 2. One rotation sweep: every pod remounted at once, one identity, 5 shared objects, default cache.
   const socket = join(dir, 'azure.sock');
-  const provider = await startProvider(socket, pki.caCertPath, '1m');
+  const provider = await startProvider(socket, caCertPath, '1m');
   const client = new ProviderClient(socket, { authority: 'localhost' });
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const rssIdle = rssMiB(provider.pid ?? 0);
-  kv.clearRequests();
-  const tokensBefore = entra.requests.length;
+  tell({ type: 'clear' });
   const cpuBefore = cpuSeconds(provider.pid ?? 0);
   const started = performance.now();
   await Promise.all(Array.from({ length: pods }, (_, pod) => mountOrThrow(client, 5, pod)));
   const sweepMs = performance.now() - started;
   const sweepCpu = cpuSeconds(provider.pid ?? 0) - cpuBefore;
-  const gets = kv.requests.filter((r) => r.method === 'GET' && r.authenticated).length;
-  const challenges = kv.requests.filter((r) => !r.authenticated).length;
-  const tokenRequests = entra.requests.length - tokensBefore;
+  const { gets, challenges, tokens: tokenRequests } = await worldStats();
   row(
     `rotation sweep, ${pods} pods x 5 objects, one identity: Key Vault GETs (+ challenges), wall`,
     `${gets} (+${challenges}; upstream: ${pods * 5} GETs, up to ${pods * 3} challenges), ${sweepMs.toFixed(0)} ms`,
@@ -294,13 +326,13 @@ try {
     '1 per identity',
     tokenRequests <= 1,
   );
-  kv.clearRequests();
+  tell({ type: 'clear' });
   await Promise.all(Array.from({ length: pods }, (_, pod) => mountOrThrow(client, 5, pod)));
   row(
     'provider CPU during the first sweep (busiest moment) vs the DaemonSet CPU limit',
-    `${sweepCpu.toFixed(2)} s over ${(sweepMs / 1000).toFixed(2)} s = ${(sweepCpu / (sweepMs / 1000)).toFixed(2)} cores (a CPU limit throttles, it does not kill)`,
+    `${sweepCpu.toFixed(2)} s over ${(sweepMs / 1000).toFixed(2)} s = ${(sweepCpu / (sweepMs / 1000)).toFixed(2)} cores, ${((100 * sweepCpu) / (sweepMs / 1000) / cpuLimitCores).toFixed(0)} % of the ${cpuLimitCores} core limit (a CPU limit throttles a burst, it does not kill)`,
   );
-  row('second sweep within the cache TTL: Key Vault requests', String(kv.requests.length));
+  row('second sweep within the cache TTL: Key Vault requests', String((await worldStats()).requests));
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const rssAfter = rssMiB(provider.pid ?? 0);
   const peak = rssMiB(provider.pid ?? 0, 'VmHWM');
@@ -334,8 +366,11 @@ try {
     [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n'),
   );
 } finally {
-  await hosts.remove();
-  await kv.close();
-  await entra.stop();
+  await Promise.all(providers.map(stop));
+  if (world.connected) {
+    const exited = once(world, 'exit');
+    tell({ type: 'stop' });
+    await exited;
+  }
   await rm(dir, { recursive: true, force: true });
 }

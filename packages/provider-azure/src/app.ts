@@ -8,7 +8,8 @@ import type { Registry } from 'prom-client';
 import { DEFAULT_RETRY_SETTINGS } from './keyvault/retry.js';
 import { keyVaultRequestRecorder } from './metrics.js';
 import { PROVIDER_NAME, PROVIDER_VERSION, RUNTIME_NAME } from './names.js';
-import { cloudByName } from './parameters/index.js';
+// clouds.ts directly: the parameters index would bring the YAML parser (objects.ts) into the idle process.
+import { cloudByName } from './parameters/clouds.js';
 import type * as WiringModuleNamespace from './wiring.js';
 import type { AzureProviderWiring } from './wiring.js';
 

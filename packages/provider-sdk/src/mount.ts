@@ -4,11 +4,11 @@
  * final (what the driver, and the pod's events, will show) and scrubbed of the request's secret values.
  */
 import { CodedError, SecretValues, isSecretKey, silentLogger, type Logger } from '@secrets-store-csi/core';
-import { loadProtocol } from '@secrets-store-csi/protocol';
 import type { AbsentObject, MountRequest, ObjectVersion, SecretProvider } from './contract.js';
 import { decodeMountRequest, type WireMountRequest } from './decode.js';
 import { ProviderError, isProviderError, sdkErrorCodes } from './errors.js';
 import { SECRET_SYNC_SIZE_WARNING_IN_BYTES, checkMountResult, responseTooLargeError } from './rules.js';
+import { encodeMountResponse } from './wire.js';
 
 export interface WireMountResponse {
   readonly object_version: ObjectVersion[];
@@ -28,7 +28,7 @@ export const MOUNT_FAILED_PREFIX = 'failed to mount objects, error: ';
 
 /** Bytes `response` takes on the wire, as the driver's receive limit counts them. */
 export function measureMountResponse(response: WireMountResponse): number {
-  return loadProtocol().provider.CSIDriverProvider.service.Mount.responseSerialize(response).length;
+  return encodeMountResponse(response).length;
 }
 
 /** The secret values a request carries: the node-publish secrets and the attributes named like secrets. */

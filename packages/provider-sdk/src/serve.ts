@@ -21,16 +21,17 @@ import {
   silentLogger,
   type Logger,
 } from '@secrets-store-csi/core';
-import { PROVIDER_API_VERSION, goCodeName, loadProtocol } from '@secrets-store-csi/protocol';
+import { PROVIDER_API_VERSION, goCodeName } from '@secrets-store-csi/protocol/constants';
 import type { Histogram, Registry } from 'prom-client';
 import { runtimeNameOf, type SecretProvider } from './contract.js';
 import type { WireMountRequest } from './decode.js';
 import { grpcAddress, parseEndpoint, removeStaleSocket, type Endpoint } from '@secrets-store-csi/core';
 import { isProviderError, type ProviderErrorKind } from './errors.js';
-import { checkHealth, healthHandlers, healthService } from './health.js';
+import { checkHealth, healthHandlers } from './health.js';
 import { healthzHandler, listenHttp, metricsHandler, type HttpListener } from '@secrets-store-csi/core';
 import { handleMount, type WireMountResponse } from './mount.js';
 import { DEFAULT_MAX_RESPONSE_SIZE_IN_BYTES } from './rules.js';
+import { healthServiceDefinition, providerServiceDefinition } from './wire.js';
 
 /** Buckets of upstream's provider histograms, in seconds. */
 export const GRPC_REQUEST_BUCKETS: readonly number[] = Object.freeze([
@@ -220,7 +221,7 @@ export async function serve(provider: SecretProvider, options: ServeOptions): Pr
     runtime_name: runtimeNameOf(provider),
     runtime_version: provider.version,
   };
-  server.addService(loadProtocol().provider.CSIDriverProvider.service, {
+  server.addService(providerServiceDefinition, {
     Version: (_call: unknown, callback: grpc.sendUnaryData<typeof versionAnswer>) => {
       callback(null, versionAnswer);
     },
@@ -271,7 +272,7 @@ export async function serve(provider: SecretProvider, options: ServeOptions): Pr
         });
     },
   });
-  server.addService(healthService, healthHandlers);
+  server.addService(healthServiceDefinition, healthHandlers);
 
   if (endpoint.kind === 'unix') await removeStaleSocket(endpoint.path);
   await new Promise<number>((resolve, reject) => {
