@@ -1,7 +1,6 @@
 /**
  * What the docs tests read: the user's guide and READMEs as markdown, the commands' flags from their own
- * `--help`, the metric families the running driver and Azure provider export, and the metric names a PromQL
- * expression uses.
+ * `--help`, and the metric families the running driver and Azure provider export.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -223,29 +222,4 @@ export async function runningComponentsMetrics(
     for (const process of started) await process.stop();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-const PROMQL_WORDS = new Set([
-  'sum', 'min', 'max', 'avg', 'count', 'stddev', 'stdvar', 'topk', 'bottomk', 'quantile', 'count_values',
-  'group', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool',
-  'offset', 'inf', 'nan',
-]); // prettier-ignore
-
-/**
- * The metric names a PromQL expression selects: identifiers that are not functions (followed by `(`),
- * keywords, label names inside `{...}` or `by (...)`, strings or durations.
- */
-export function metricNamesIn(expr: string): Set<string> {
-  const stripped = expr
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ');
-  const names = new Set<string>();
-  for (const match of stripped.matchAll(/(?<![\w:.])([a-zA-Z_:][\w:]*)(\s*\()?/g)) {
-    const [, name, call] = match;
-    if (call !== undefined || PROMQL_WORDS.has(name!.toLowerCase())) continue;
-    names.add(name!);
-  }
-  return names;
 }

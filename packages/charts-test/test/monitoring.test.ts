@@ -1,12 +1,17 @@
 /**
  * The alerts (PrometheusRule) and Grafana dashboards the driver and Azure charts ship: off by default, rendered
  * when enabled, and using only series the components export (the metrics reference of docs/metrics.md, which
- * docs.test.ts checks against the running components) or Prometheus's own `up`.
+ * docs.test.ts checks against the running components) or Prometheus's own `up`, as Prometheus's own parser
+ * (scripts/test-world/promql-check) reads them.
  */
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { artifact } from '@secrets-store-csi/test-support';
 import { expect } from 'chai';
-import { ROOT, codeSpans, metricNamesIn, metricsReference, section, tableRows } from './docs-support.js';
+import { stringify } from 'yaml';
+import { ROOT, codeSpans, metricsReference, section, tableRows } from './docs-support.js';
 import { AZURE_CHART, DRIVER_CHART, render, type KubeObject } from './helm.js';
 
 interface Rule {
@@ -151,43 +156,76 @@ describe('alerts and dashboards in the charts', () => {
     expect(documented.sort()).to.deep.equal(rendered.sort());
   });
 
-  it('every series the rules and dashboards query is in the metrics reference (or is Prometheus’s up)', async () => {
+  it('Prometheus’s own rule parser accepts the rule files, and every series the rules, dashboards and examples select is in the metrics reference (or is Prometheus’s up)', async () => {
     const known = await referencedSeries();
     known.add('up');
     const objects = await render(AZURE_CHART, { set: [...enabled(), ...enabled(`${DRIVER_CHART}.`)] });
-    const expressions = [
-      ...objects
-        .filter((o) => o.kind === 'PrometheusRule')
-        .flatMap(rulesOf)
-        .map((rule) => rule.expr),
-      ...dashboardsOf(objects).flatMap((d) => d.panels.flatMap((panel) => panel.targets.map((t) => t.expr))),
-    ];
-    expect(expressions.length).to.be.greaterThan(15);
-    const unknown = expressions.flatMap((expr) =>
-      [...metricNamesIn(expr)].filter((name) => !known.has(name)).map((name) => `${name} in ${expr}`),
-    );
-    expect(unknown).to.deep.equal([]);
-    // The example PromQL of the metrics page too.
-    const metricsPage = await readFile(join(ROOT, 'docs', 'metrics.md'), 'utf8');
-    const examples = /```promql\n([\s\S]*?)```/.exec(metricsPage)?.[1] ?? '';
-    const exampleExprs = examples.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#'));
-    expect(exampleExprs.length).to.be.greaterThan(2);
-    expect(
-      exampleExprs.flatMap((expr) => [...metricNamesIn(expr)].filter((name) => !known.has(name))),
-    ).to.deep.equal([]);
+    const dir = await mkdtemp(join(tmpdir(), 'promql-check-'));
+    try {
+      const files = await Promise.all(
+        objects
+          .filter((o) => o.kind === 'PrometheusRule')
+          .map(async (o) => {
+            const file = join(dir, `${o.metadata.name}.yaml`);
+            await writeFile(file, stringify(o.spec));
+            return file;
+          }),
+      );
+      const fromRules = await promqlCheck(['rules', ...files]);
+      expect(fromRules).to.have.length(7);
+      const metricsPage = await readFile(join(ROOT, 'docs', 'metrics.md'), 'utf8');
+      const examples = (/```promql\n([\s\S]*?)```/.exec(metricsPage)?.[1] ?? '')
+        .split('\n')
+        .filter((line) => line.trim() !== '' && !line.startsWith('#'));
+      expect(examples.length).to.be.greaterThan(2);
+      const dashboardExprs = dashboardsOf(objects).flatMap((d) =>
+        d.panels.flatMap((panel) => panel.targets.map((t) => t.expr)),
+      );
+      expect(dashboardExprs.length).to.be.greaterThan(10);
+      const fromExprs = await promqlCheck(['exprs'], [...dashboardExprs, ...examples].join('\n'));
+      const unknown = [...fromRules, ...fromExprs].flatMap((result) =>
+        result.metrics.filter((name) => !known.has(name)).map((name) => `${name} in ${result.expr}`),
+      );
+      expect(unknown).to.deep.equal([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
-  it('metricNamesIn finds selected series and skips functions, labels, strings and durations', () => {
-    expect(
-      [
-        ...metricNamesIn(
-          'histogram_quantile(0.95, sum by (le, object_type) (rate(keyvault_request_bucket{error="x y"}[5m]))) / on (instance) up',
-        ),
-      ].sort(),
-    ).to.deep.equal(['keyvault_request_bucket', 'up']);
-    expect([...metricNamesIn('sum(rate(a_total[5m])) / (sum(rate(b_total[5m])) + 1)')].sort()).to.deep.equal([
-      'a_total',
-      'b_total',
-    ]);
+  it('promql-check refuses a broken rule file, so the check above can fail', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'promql-check-'));
+    try {
+      const file = join(dir, 'bad.yaml');
+      await writeFile(
+        file,
+        stringify({ groups: [{ name: 'g', rules: [{ alert: 'A', expr: 'sum(rate(x[5m])' }] }] }),
+      );
+      const error = await promqlCheck(['rules', file]).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(error?.message).to.include('unclosed left parenthesis');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
+
+interface PromqlResult {
+  readonly expr: string;
+  readonly metrics: readonly string[];
+  readonly error?: string;
+}
+
+/** The test world's promql-check: Prometheus's rulefmt and PromQL parser (scripts/test-world/promql-check). */
+async function promqlCheck(args: readonly string[], stdin?: string): Promise<PromqlResult[]> {
+  const bin = await artifact('promql-check');
+  return new Promise((resolve, reject) => {
+    const child = execFile(bin, [...args], (error, stdout, stderr) => {
+      if (error !== null)
+        reject(new Error(`promql-check ${args[0] ?? ''} failed: ${stderr}${stdout}`, { cause: error }));
+      else resolve(JSON.parse(stdout) as PromqlResult[]);
+    });
+    child.stdin?.end(stdin ?? '');
+  });
+}
