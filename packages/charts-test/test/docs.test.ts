@@ -49,7 +49,7 @@ describe('the user’s guide matches the code', function () {
     files = await markdownFiles();
   });
 
-  it('the README links the guide, and the guide links every page under docs/ in the order a user takes', () => {
+  it('the README and the guide link the guide’s pages in the order a user takes them, and the guide links every page under docs/', () => {
     expect(page(files, 'README.md')).to.include('](docs/README.md)');
     const guide = page(files, 'docs/README.md');
     const order = [
@@ -65,6 +65,13 @@ describe('the user’s guide matches the code', function () {
       'metrics.md',
       'troubleshooting.md',
     ];
+    const readme = page(files, 'README.md');
+    const inReadme = order.map((target) => readme.indexOf(`](docs/${target})`));
+    expect(
+      inReadme.every((position) => position >= 0),
+      `${order.join(', ')} in README.md`,
+    ).to.equal(true);
+    expect(inReadme).to.deep.equal([...inReadme].sort((a, b) => a - b));
     const positions = order.map((target) => guide.indexOf(`](${target})`));
     expect(
       positions.every((position) => position >= 0),
