@@ -12,8 +12,10 @@
 #   upstream-provider-azure                            github.com/Azure/secrets-store-csi-driver-provider-azure
 #                                                      (upstream-provider-azure/go.mod); both for the interop suite
 #   helm                                               helm.sh/helm/v4/cmd/helm (go install)
+#   promql-check                                       Prometheus's rulefmt and PromQL parser
+#                                                      (promql-check/go.mod): the charts' alert rules
 # Groups: "default" (kube-apiserver kube-controller-manager kubelet etcd csi-sanity helm
-#         upstream-csi-driver upstream-provider-azure), "all" (every component).
+#         upstream-csi-driver upstream-provider-azure promql-check), "all" (every component).
 #
 # Options:
 #   --force                 rebuild the named components even if cached
@@ -48,6 +50,9 @@ DEFAULT_COMPONENTS=(kube-apiserver kube-controller-manager kubelet etcd csi-sani
 UPSTREAM_COMPONENTS=(upstream-csi-driver upstream-provider-azure)
 ALL_COMPONENTS+=("${UPSTREAM_COMPONENTS[@]}")
 DEFAULT_COMPONENTS+=("${UPSTREAM_COMPONENTS[@]}")
+# The charts' PrometheusRule check (packages/charts-test); about 1.5 CPU-minutes cold.
+ALL_COMPONENTS+=(promql-check)
+DEFAULT_COMPONENTS+=(promql-check)
 
 log() { printf '[test-world] %s\n' "$*" >&2; }
 die() { printf '[test-world] error: %s\n' "$*" >&2; exit 1; }
@@ -186,6 +191,14 @@ check_upstream_pins() {
 
 short_hash() { cat "$@" | sha256sum | cut -c1-12; }
 
+check_promql_pins() {
+  local got
+  got="$(gomod_require_version "$HERE/promql-check/go.mod" github.com/prometheus/prometheus)"
+  [[ "$got" == "$PROMETHEUS_VERSION" ]] ||
+    die "promql-check/go.mod requires github.com/prometheus/prometheus ${got:-<none>} but versions.env pins PROMETHEUS_VERSION=$PROMETHEUS_VERSION"
+}
+promql_check_inputs() { printf '%s\n' "$HERE/promql-check/go.mod" "$HERE/promql-check/go.sum" "$HERE/promql-check/main.go"; }
+
 # The files that decide what an upstream component builds (wrapper module, and the mlog stand-in).
 upstream_driver_inputs() { printf '%s\n' "$HERE/upstream-csi-driver/go.mod" "$HERE/upstream-csi-driver/go.sum" "$HERE"/mlog-standin/*; }
 upstream_provider_inputs() { printf '%s\n' "$HERE/upstream-provider-azure/go.mod" "$HERE/upstream-provider-azure/go.sum"; }
@@ -203,6 +216,11 @@ upstream_driver_dir() {
   mapfile -t inputs < <(upstream_driver_inputs)
   printf '%s/upstream-csi-driver/%s_%s_%s\n' "$CACHE" "$UPSTREAM_CSI_DRIVER_VERSION" "$GO_VERSION" "$(short_hash "${inputs[@]}")"
 }
+promql_check_dir() {
+  local inputs
+  mapfile -t inputs < <(promql_check_inputs)
+  printf '%s/promql-check/%s_%s_%s\n' "$CACHE" "$PROMETHEUS_VERSION" "$GO_VERSION" "$(short_hash "${inputs[@]}")"
+}
 upstream_provider_dir() {
   local inputs
   mapfile -t inputs < <(upstream_provider_inputs)
@@ -218,12 +236,13 @@ artifact_path() {
     upstream-csi-driver) printf '%s/bin/secrets-store-csi-driver\n' "$(upstream_driver_dir)" ;;
     upstream-provider-azure) printf '%s/bin/secrets-store-csi-driver-provider-azure\n' "$(upstream_provider_dir)" ;;
     helm) printf '%s/bin/helm\n' "$(helm_dir)" ;;
+    promql-check) printf '%s/bin/promql-check\n' "$(promql_check_dir)" ;;
   esac
 }
 
 world_key() {
   local upstream
-  mapfile -t upstream < <(upstream_driver_inputs; upstream_provider_inputs)
+  mapfile -t upstream < <(upstream_driver_inputs; upstream_provider_inputs; promql_check_inputs)
   short_hash "$HERE/versions.env" "$HERE/kube/go.mod" "$HERE/kube/go.sum" \
     "$HERE/etcd/go.mod" "$HERE/etcd/go.sum" "${upstream[@]}" <(printf '%s\n' "$GO_VERSION")
 }
@@ -371,6 +390,17 @@ build_upstream_provider() {
   install_artifact "$tmp/secrets-store-csi-driver-provider-azure" "$out"
 }
 
+build_promql_check() {
+  local out tmp
+  out="$(artifact_path promql-check)"
+  new_tmp
+  tmp="$TMP"
+  log "promql-check: building with github.com/prometheus/prometheus@$PROMETHEUS_VERSION (rulefmt, promql/parser)"
+  (cd "$HERE/promql-check" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "-s -w" \
+    -o "$tmp/promql-check" .)
+  install_artifact "$tmp/promql-check" "$out"
+}
+
 # ---------------------------------------------------------------- manifest
 json_str() { # minimal JSON string escaping (paths and versions only)
   local s="$1"
@@ -396,6 +426,7 @@ write_manifest() {
     printf '    "upstreamCsiDriver": %s,\n' "$(json_str "$UPSTREAM_CSI_DRIVER_VERSION")"
     printf '    "upstreamProviderAzure": %s,\n' "$(json_str "$UPSTREAM_PROVIDER_AZURE_VERSION")"
     printf '    "helm": %s,\n' "$(json_str "$HELM_VERSION")"
+    printf '    "prometheus": %s,\n' "$(json_str "$PROMETHEUS_VERSION")"
     printf '    "go": %s\n' "$(json_str "$GO_VERSION")"
     printf '  },\n'
     printf '  "artifacts": {'
@@ -436,6 +467,7 @@ require_go
 check_kube_pins
 check_etcd_pins
 check_upstream_pins
+check_promql_pins
 WORLD_DIR="$CACHE/worlds/$(world_key)"
 
 if ((PRINT_MANIFEST_PATH)); then
@@ -474,6 +506,7 @@ for c in "${ALL_COMPONENTS[@]}"; do # fixed order, whatever the argument order
     upstream-csi-driver) timed upstream-csi-driver build_upstream_driver ;;
     upstream-provider-azure) timed upstream-provider-azure build_upstream_provider ;;
     helm) timed helm build_helm ;;
+    promql-check) timed promql-check build_promql_check ;;
   esac
 done
 

@@ -6,7 +6,8 @@
  *
  * We load the kubeconfig ourselves instead of through @kubernetes/client-node, which alone brings the idle
  * RSS of a process from 44 to 131 MiB. The load order is client-node's `loadFromDefault`: the given path;
- * else $KUBECONFIG (its first file); else ~/.kube/config; else the in-cluster service account. Credentials
+ * else $KUBECONFIG (its first file); else ~/.kube/config; else the in-cluster service account; else an error
+ * that names all four (client-node would fall back to http://localhost:8080 and retry forever). Credentials
  * supported: bearer token, token file, client certificate and key, basic auth. `exec` and `auth-provider`
  * users are refused with a message that names them.
  */
@@ -49,7 +50,12 @@ export function loadKubeAccess(path: string, env: NodeJS.ProcessEnv = process.en
   if (existsSync(home)) return kubeAccessFromFile(home);
   const inCluster = inClusterAccess(env);
   if (inCluster !== undefined) return inCluster;
-  return { server: 'http://localhost:8080' };
+  const kubeconfigEnv = env.KUBECONFIG === undefined || env.KUBECONFIG === '' ? 'unset' : 'no such file';
+  throw new Error(
+    `found no kubeconfig and no in-cluster configuration (looked for: the --kubeconfig flag, ` +
+      `$KUBECONFIG (${kubeconfigEnv}), ${home}, $KUBERNETES_SERVICE_HOST/PORT); ` +
+      `outside a cluster pass --kubeconfig=<path>`,
+  );
 }
 
 export function kubeAccessFromFile(path: string): KubeAccess {

@@ -79,4 +79,17 @@ describe('kube access', () => {
     ).to.deep.equal({ server: 'https://[fd00::1]:443', ca: { path: '/sa/ca.crt' }, tokenFile: '/sa/token' });
     expect(inClusterAccess({}, '/sa')).to.equal(undefined);
   });
+
+  it('names everything it looked for when there is no kubeconfig and no in-cluster configuration', () => {
+    const previousHome = process.env.HOME;
+    process.env.HOME = dir;
+    try {
+      expect(() => loadKubeAccess('', { KUBECONFIG: join(dir, 'absent') })).to.throw(
+        `found no kubeconfig and no in-cluster configuration (looked for: the --kubeconfig flag, $KUBECONFIG (no such file), ${join(dir, '.kube', 'config')}, $KUBERNETES_SERVICE_HOST/PORT)`,
+      );
+      expect(() => loadKubeAccess('', {})).to.throw('$KUBECONFIG (unset)');
+    } finally {
+      process.env.HOME = previousHome;
+    }
+  });
 });
