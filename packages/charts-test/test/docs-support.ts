@@ -16,6 +16,7 @@ export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DRIVER_DIR = join(ROOT, 'packages', 'driver');
 const AZURE_DIR = join(ROOT, 'packages', 'provider-azure');
 const DIRECTORY_DIR = join(ROOT, 'packages', 'provider-directory');
+const PLUGIN_DIR = join(ROOT, 'packages', 'kubectl-plugin');
 
 export interface MarkdownFile {
   /** Relative to the repository root, with `/`. */
@@ -109,23 +110,31 @@ export function metricsReference(metricsPage: string): string[] {
 
 // --- the commands -------------------------------------------------------------------------------------------
 
-export type Command = 'driver' | 'standalone' | 'azure' | 'directory';
+export type Command = 'driver' | 'standalone' | 'azure' | 'directory' | 'plugin';
 
 const commandArgs: Record<Command, { dir: string; args: string[] }> = {
   driver: { dir: DRIVER_DIR, args: ['src/main.ts', '--help'] },
   standalone: { dir: DRIVER_DIR, args: ['src/main.ts', 'standalone', '--help'] },
   azure: { dir: AZURE_DIR, args: ['src/main.ts', '--help'] },
   directory: { dir: DIRECTORY_DIR, args: ['src/main.ts', '--help'] },
+  plugin: { dir: PLUGIN_DIR, args: ['src/cli.ts', '--help'] },
 };
 
-/** The flags a command's own `--help` lists (Go's usage format: `  -name type`). */
+/**
+ * The flags a command's own `--help` lists: Go's usage format on stderr (`  -name type`) for the driver and
+ * providers, kubectl's on stdout (`  -n, --namespace NAME`, `      --context NAME`) for the plugin.
+ */
 export async function flagsOf(command: Command): Promise<Set<string>> {
   const { dir, args } = commandArgs[command];
-  const { stderr } = await run(process.execPath, ['--conditions=source', '--import=tsx', ...args], {
+  const { stdout, stderr } = await run(process.execPath, ['--conditions=source', '--import=tsx', ...args], {
     cwd: dir,
   });
-  const flags = new Set([...stderr.matchAll(/^ {2}-([\w-]+)/gm)].map((match) => match[1]!));
-  if (flags.size === 0) throw new Error(`no flags in the --help of ${command}:\n${stderr}`);
+  const goStyle = [...stderr.matchAll(/^ {2}-([\w-]+)/gm)].map((match) => match[1]!);
+  const kubectlStyle = [...stdout.matchAll(/^ +(?:-(\w), )?--([\w-]+)/gm)].flatMap((match) =>
+    match[1] === undefined ? [match[2]!] : [match[1], match[2]!],
+  );
+  const flags = new Set([...goStyle, ...kubectlStyle]);
+  if (flags.size === 0) throw new Error(`no flags in the --help of ${command}:\n${stdout}${stderr}`);
   return flags;
 }
 
