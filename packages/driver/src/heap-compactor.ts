@@ -28,21 +28,23 @@ const DEFAULT_QUIET_MS = 5_000;
 const CHECK_INTERVAL_MS = 1_000;
 const DEFAULT_MIN_SLACK_BYTES = 4 * 1024 * 1024;
 
-/** A class with no instance: counting its instances is only the full collection before it. */
-class NoInstances {}
+/** A constructor with no instance: counting its instances is only the full collection before it. */
+function NoInstances(): void {
+  // Never called.
+}
 
 /** One memory-reducing collection. Node flags queryObjects as experimental and warns once: that warning is
  * not printed (it would be a stray non-JSON line in the log). */
 export function compactHeap(): void {
-  const query = (v8 as { queryObjects?: (ctor: unknown, options: { format: 'count' }) => number })
-    .queryObjects;
-  if (query === undefined) return;
-  const emitWarning = process.emitWarning;
+  const api = v8 as { queryObjects?: (ctor: unknown, options: { format: 'count' }) => number };
+  if (api.queryObjects === undefined) return;
+  const emitWarning = Object.getOwnPropertyDescriptor(process, 'emitWarning');
   process.emitWarning = () => undefined;
   try {
-    query(NoInstances, { format: 'count' });
+    api.queryObjects(NoInstances, { format: 'count' });
   } finally {
-    process.emitWarning = emitWarning;
+    if (emitWarning === undefined) Reflect.deleteProperty(process, 'emitWarning');
+    else Object.defineProperty(process, 'emitWarning', emitWarning);
   }
 }
 
