@@ -129,7 +129,7 @@ describe('driver chart', () => {
       const ds = get(objects, 'DaemonSet', DS);
       const driver = container(ds, 'secrets-store');
       expect(driver.resources).to.deep.equal({
-        limits: { cpu: '800m', memory: '192Mi' },
+        limits: { cpu: '800m', memory: '176Mi' },
         requests: { cpu: '50m', memory: '96Mi' },
       });
       // The measured figures (issue 13) are the raw manifest's too, V8 flags included.
