@@ -5,7 +5,8 @@
  * published and unpublished: committed 12.8 -> 20.8 MiB) the pages stayed for as long as they were watched.
  * Node offers no call for that collection but `v8.queryObjects`, which collects all available garbage first
  * (as a heap snapshot does) and then counts the instances of a class that has none; we call it when no CSI
- * publish or unpublish has run for `quietMs` and the heap holds at least `minSlackBytes` more than it uses. It blocks the
+ * publish or unpublish has run for `quietMs` and the committed heap has grown by `minGrowthBytes` since
+ * start-up or the last compaction (what it uses is no guide: garbage counts as used until a collection runs). It blocks the
  * event loop for one full collection (tens of milliseconds), only while nothing is asked of the driver.
  * Then glibc's malloc_trim(0) gives back what the C heap freed (TLS, HTTP/2 and gRPC buffers): without it the
  * RSS stayed about 6 MiB above idle after everything was unpublished.
@@ -16,17 +17,17 @@ import * as v8 from 'node:v8';
 export interface HeapCompactorOptions {
   /** How long after the last NodePublish/NodeUnpublish call the heap is compacted. */
   readonly quietMs?: number;
-  /** Committed minus used heap below which there is nothing worth giving back. */
-  readonly minSlackBytes?: number;
+  /** Growth of the committed heap since start-up or the last compaction below which nothing is worth it. */
+  readonly minGrowthBytes?: number;
   /** Injected in tests. */
   readonly now?: () => number;
-  readonly heap?: () => { readonly committed: number; readonly used: number };
+  readonly committedHeap?: () => number;
   readonly compact?: () => void;
 }
 
 const DEFAULT_QUIET_MS = 5_000;
 const CHECK_INTERVAL_MS = 1_000;
-const DEFAULT_MIN_SLACK_BYTES = 4 * 1024 * 1024;
+const DEFAULT_MIN_GROWTH_BYTES = 4 * 1024 * 1024;
 
 /** A constructor with no instance: counting its instances is only the full collection before it. */
 function NoInstances(): void {
@@ -77,16 +78,16 @@ export function compactHeapAndMalloc(): void {
   trimMalloc();
 }
 
-function heapNow(): { committed: number; used: number } {
-  const stats = v8.getHeapStatistics();
-  return { committed: stats.total_heap_size, used: stats.used_heap_size };
+function committedHeapNow(): number {
+  return v8.getHeapStatistics().total_heap_size;
 }
 
 export class HeapCompactor {
   readonly #quietMs: number;
-  readonly #minSlackBytes: number;
+  readonly #minGrowthBytes: number;
   readonly #now: () => number;
-  readonly #heap: () => { readonly committed: number; readonly used: number };
+  readonly #committedHeap: () => number;
+  #baseline: number;
   readonly #compact: () => void;
   #inFlight = 0;
   #lastActivity: number;
@@ -97,9 +98,10 @@ export class HeapCompactor {
 
   constructor(options: HeapCompactorOptions = {}) {
     this.#quietMs = options.quietMs ?? DEFAULT_QUIET_MS;
-    this.#minSlackBytes = options.minSlackBytes ?? DEFAULT_MIN_SLACK_BYTES;
+    this.#minGrowthBytes = options.minGrowthBytes ?? DEFAULT_MIN_GROWTH_BYTES;
     this.#now = options.now ?? Date.now;
-    this.#heap = options.heap ?? heapNow;
+    this.#committedHeap = options.committedHeap ?? committedHeapNow;
+    this.#baseline = this.#committedHeap();
     this.#compact = options.compact ?? compactHeapAndMalloc;
     this.#lastActivity = this.#now();
   }
@@ -118,13 +120,13 @@ export class HeapCompactor {
     };
   }
 
-  /** Compacts when the driver has been quiet long enough and the heap holds enough free space; true if so. */
+  /** Compacts when the driver has been quiet long enough and the committed heap has grown; true if so. */
   check(): boolean {
     if (!this.#dirty || this.#inFlight > 0 || this.#now() - this.#lastActivity < this.#quietMs) return false;
-    const heap = this.#heap();
-    if (heap.committed - heap.used < this.#minSlackBytes) return false;
+    if (this.#committedHeap() - this.#baseline < this.#minGrowthBytes) return false;
     this.#dirty = false;
     this.#compact();
+    this.#baseline = this.#committedHeap();
     this.compactions++;
     return true;
   }

@@ -7,18 +7,21 @@ const MIB = 1024 * 1024;
 const execFileAsync = promisify(execFile);
 
 describe('HeapCompactor', () => {
-  function compactor(heap = { committed: 24 * MIB, used: 12 * MIB }) {
+  function compactor(grownBy = 10 * MIB) {
     let now = 0;
     let compactions = 0;
+    const heap = { committed: 13 * MIB };
     const c = new HeapCompactor({
       quietMs: 5_000,
-      minSlackBytes: 4 * MIB,
+      minGrowthBytes: 4 * MIB,
       now: () => now,
-      heap: () => heap,
+      committedHeap: () => heap.committed,
       compact: () => {
         compactions++;
+        heap.committed = 13 * MIB;
       },
     });
+    heap.committed += grownBy;
     return {
       c,
       heap,
@@ -42,6 +45,7 @@ describe('HeapCompactor', () => {
     expect(w.c.check()).to.equal(false);
     expect(w.compactions()).to.equal(1);
     w.c.callStarted()();
+    w.heap.committed += 8 * MIB;
     w.advance(5_000);
     expect(w.c.check()).to.equal(true);
     expect(w.compactions()).to.equal(2);
@@ -59,12 +63,12 @@ describe('HeapCompactor', () => {
     expect(w.c.check()).to.equal(true);
   });
 
-  it('leaves a heap with little free space alone and tries again later', () => {
-    const w = compactor({ committed: 14 * MIB, used: 12 * MIB });
+  it('leaves a heap that has not grown much alone and tries again later', () => {
+    const w = compactor(2 * MIB);
     w.c.callStarted()();
     w.advance(5_000);
     expect(w.c.check()).to.equal(false);
-    w.heap.committed = 20 * MIB;
+    w.heap.committed += 3 * MIB;
     expect(w.c.check()).to.equal(true);
   });
 
