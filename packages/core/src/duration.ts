@@ -15,7 +15,7 @@ const unitInMs: Record<string, number> = {
   h: 3_600_000,
 };
 
-const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/y;
 
 export function parseDuration(text: string): number {
   const trimmed = text.trim();

@@ -44,6 +44,9 @@ export interface Memory {
   readonly rssBytes: number;
   /** VmHWM (peak RSS) in bytes. */
   readonly peakRssBytes: number;
+  /** RssAnon (heap, V8 pages, malloc) and RssFile (the node binary and libraries mapped in) in bytes. */
+  readonly rssAnonBytes: number;
+  readonly rssFileBytes: number;
 }
 
 export async function memory(pid: number): Promise<Memory> {
@@ -53,7 +56,12 @@ export async function memory(pid: number): Promise<Memory> {
     if (match === null) throw new Error(`no ${name} in /proc/${pid}/status`);
     return Number(match[1]) * 1024;
   };
-  return { rssBytes: kib('VmRSS'), peakRssBytes: kib('VmHWM') };
+  return {
+    rssBytes: kib('VmRSS'),
+    peakRssBytes: kib('VmHWM'),
+    rssAnonBytes: kib('RssAnon'),
+    rssFileBytes: kib('RssFile'),
+  };
 }
 
 /** Mount points at or under `dir` (from /proc/self/mountinfo), deepest first so they can be unmounted in order. */

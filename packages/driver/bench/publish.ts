@@ -17,7 +17,10 @@
  *    its jitter), 110 republishes at once with unchanged content; wall time and the driver's CPU time
  *    (utime+stime from /proc/<pid>/stat). Two sweeps: the first adds the `Refreshed` condition to each pod
  *    status (110 API writes), the second is the steady state (identical status, no write);
- * 4. driver RSS (VmRSS) idle, after start and before any mount, and with the 110 volumes mounted.
+ * 4. driver RSS (VmRSS) idle, after start and before any mount, with the 110 volumes mounted, and after
+ *    they are all unpublished (2 s after, and 12 s after: V8's memory reducer gives the heap's free pages
+ *    back about 8 s after the last garbage collection once the process is quiet); where it goes (V8 heap
+ *    used and committed, external memory, anonymous and file-backed RSS).
  *
  * Set SSCSI_BENCH_CPU_PROF=<dir> to run the driver with `--cpu-prof` (a .cpuprofile lands in <dir> when the
  * driver stops).
@@ -64,8 +67,10 @@ const CONCURRENCY = 32;
 const CALL_TIMEOUT_MS = 120_000;
 /** How long the driver may settle after start before its idle RSS is read. */
 const IDLE_SETTLE_MS = 1_000;
-/** How long the driver may settle after the last unpublish before its RSS is read again. */
-const DRAIN_SETTLE_MS = 2_000;
+/** When the driver's RSS is read after the last unpublish: right after, and once V8's memory reducer could
+ * run (it starts about 8 s after the last garbage collection, when the allocation rate is low). */
+const DRAIN_EARLY_MS = 2_000;
+const DRAIN_SETTLE_MS = 12_000;
 
 /** One batch of NodePublishVolume calls. */
 interface Round {
@@ -95,7 +100,8 @@ interface Results {
   readonly apiConnectionsAtEnd: number;
   readonly idle: DriverMemory;
   readonly loaded: DriverMemory;
-  /** After every volume was unpublished (and a settle time). */
+  /** After every volume was unpublished: DRAIN_EARLY_MS later, and DRAIN_SETTLE_MS later. */
+  readonly drainedEarly: DriverMemory;
   readonly drained: DriverMemory;
   /** The busiest round's CPU rate: driver CPU seconds over wall seconds of the burst. */
   readonly burstCores: number;
@@ -106,6 +112,8 @@ interface Results {
 /** RSS from /proc, and where it goes from the driver's own process metrics (prom-client's defaults). */
 interface DriverMemory extends Memory {
   readonly heapUsedBytes: number;
+  /** What V8 holds from the system for its heap (used or not). */
+  readonly heapTotalBytes: number;
   readonly externalBytes: number;
   /** Open TLS sockets (connections to the API server). */
   readonly tlsSockets: number;
@@ -116,6 +124,7 @@ async function driverMemory(bench: BenchWorld): Promise<DriverMemory> {
   return {
     ...(await memory(bench.driver.pid)),
     heapUsedBytes: await metric('nodejs_heap_size_used_bytes'),
+    heapTotalBytes: await metric('nodejs_heap_size_total_bytes'),
     externalBytes: await metric('nodejs_external_memory_bytes'),
     tlsSockets: await metric('nodejs_active_handles', 'type="TLSSocket"'),
   };
@@ -252,7 +261,9 @@ async function measure(bench: BenchWorld, volumes: Volumes): Promise<Results> {
   const loaded = await driverMemory(bench);
   progress('unpublishing everything');
   await volumes.unpublishAll();
-  await sleep(DRAIN_SETTLE_MS);
+  await sleep(DRAIN_EARLY_MS);
+  const drainedEarly = await driverMemory(bench);
+  await sleep(DRAIN_SETTLE_MS - DRAIN_EARLY_MS);
   const drained = await driverMemory(bench);
   const apiConnectionsAtEnd = await connectionsTo(bench.driver.pid, bench.apiServerPort);
   const burstCores = burst.driverCpu.ownSeconds / (burst.wallMs / 1000);
@@ -269,6 +280,7 @@ async function measure(bench: BenchWorld, volumes: Volumes): Promise<Results> {
     apiConnectionsAtEnd,
     idle,
     loaded,
+    drainedEarly,
     drained,
     burstCores,
     provider,
@@ -312,7 +324,7 @@ function driverResources(): {
 }
 
 function rows(results: Results): Row[] {
-  const { sequential, concurrent, burst, sweeps, idle, loaded, drained } = results;
+  const { sequential, concurrent, burst, sweeps, idle, loaded, drainedEarly, drained } = results;
   const p = (round: Round, q: number) => percentile(round.latenciesMs, q);
   const cpuPerCallMs = (round: Round) => (round.driverCpu.ownSeconds * 1000) / round.latenciesMs.length;
   const [first, steady] = [sweeps[0], sweeps[1]];
@@ -329,7 +341,7 @@ function rows(results: Results): Row[] {
       ...goal(loaded.rssBytes, 85 * MIB, '85 MiB'),
     ],
     [
-      'driver RSS after everything is unpublished',
+      `driver RSS ${DRAIN_SETTLE_MS / 1000} s after everything is unpublished`,
       mib(drained.rssBytes),
       ...goal(drained.rssBytes, idle.rssBytes + 10 * MIB, `idle + 10 MiB = ${mib(idle.rssBytes + 10 * MIB)}`),
     ],
@@ -425,6 +437,24 @@ function rows(results: Results): Row[] {
     [
       'driver V8 heap used, idle / loaded / drained',
       `${mib(idle.heapUsedBytes)} / ${mib(loaded.heapUsedBytes)} / ${mib(drained.heapUsedBytes)}`,
+      '',
+      '',
+    ],
+    [
+      `driver RSS ${DRAIN_EARLY_MS / 1000} s after everything is unpublished`,
+      mib(drainedEarly.rssBytes),
+      '',
+      '',
+    ],
+    [
+      'driver V8 heap committed, idle / loaded / drained',
+      `${mib(idle.heapTotalBytes)} / ${mib(loaded.heapTotalBytes)} / ${mib(drained.heapTotalBytes)}`,
+      '',
+      '',
+    ],
+    [
+      'driver RssAnon / RssFile, idle / loaded / drained',
+      [idle, loaded, drained].map((m) => `${mib(m.rssAnonBytes)} / ${mib(m.rssFileBytes)}`).join(', '),
       '',
       '',
     ],

@@ -7,6 +7,7 @@ import { listenHttp, metricsHandler, type HttpListener, type Logger } from '@sec
 import type { DriverConfig } from './config.js';
 import { startCsiServer, type CsiServer } from './csi/server.js';
 import { AtomicWriter, readMountedContents } from './fs/index.js';
+import { HeapCompactor } from './heap-compactor.js';
 import { loadKubeAccess, type KubeAccess } from './kube/access.js';
 import { createKubeAdapters } from './kube/client.js';
 import type { KubeAdapters } from './kube/ports.js';
@@ -131,16 +132,22 @@ export async function startDriver(
       const listener = metricsListener;
       stops.push(() => listener.close());
     }
+    const compactor = new HeapCompactor();
     const server: CsiServer = await startCsiServer(
       {
         endpoint: config.endpoint,
         plugin: { name: config.driverName, version: DRIVER_VERSION },
         node: { nodeId: config.nodeId, defaultCallTimeoutMs: DEFAULT_CALL_TIMEOUT_MS },
         logger,
+        onCall: () => compactor.callStarted(),
       },
       publisher,
     );
     stops.push(() => server.stop());
+    compactor.start();
+    stops.push(() => {
+      compactor.stop();
+    });
     logger.info('driver started', {
       endpoint: server.address,
       driverName: config.driverName,

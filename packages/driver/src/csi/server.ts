@@ -16,6 +16,8 @@ export interface CsiServerOptions {
   readonly plugin: PluginInfo;
   readonly node: NodeServiceConfig;
   readonly logger: Logger;
+  /** Told when each Node service call starts (not Probe); the function it returns is called when it ends. */
+  readonly onCall?: () => () => void;
 }
 
 export interface CsiServer {
@@ -29,6 +31,7 @@ function logged<H extends grpc.UntypedServiceImplementation>(
   service: string,
   handlers: H,
   logger: Logger,
+  onCall: (() => () => void) | undefined,
 ): H {
   const wrapped: grpc.UntypedServiceImplementation = {};
   for (const [method, handler] of Object.entries(handlers)) {
@@ -38,10 +41,12 @@ function logged<H extends grpc.UntypedServiceImplementation>(
       callback: grpc.sendUnaryData<unknown>,
     ) => {
       const started = process.hrtime.bigint();
+      const ended = onCall?.();
       let answered = false;
       const reply: grpc.sendUnaryData<unknown> = (error, value) => {
         if (answered) return;
         answered = true;
+        ended?.();
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
         const code = error?.code ?? grpc.status.OK;
         const fields = {
@@ -83,15 +88,15 @@ export async function startCsiServer(
   const server = new grpc.Server();
   server.addService(
     csi.Identity.service,
-    logged('csi.v1.Identity', identityHandlers(options.plugin), options.logger),
+    logged('csi.v1.Identity', identityHandlers(options.plugin), options.logger, undefined),
   );
   server.addService(
     csi.Controller.service,
-    logged('csi.v1.Controller', controllerHandlers(), options.logger),
+    logged('csi.v1.Controller', controllerHandlers(), options.logger, undefined),
   );
   server.addService(
     csi.Node.service,
-    logged('csi.v1.Node', nodeHandlers(options.node, publisher), options.logger),
+    logged('csi.v1.Node', nodeHandlers(options.node, publisher), options.logger, options.onCall),
   );
   if (options.endpoint.kind === 'unix') await removeStaleSocket(options.endpoint.path);
   const port = await new Promise<number>((resolve, reject) => {

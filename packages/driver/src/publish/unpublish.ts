@@ -1,8 +1,13 @@
 /**
- * Unpublish as upstream does it, in an order that survives a failed or missing mount: remove the volume's
- * entries first (so the directory can go even when nothing is mounted, #545), unmount if mounted, then
- * remove the directory. A missing target path is success, which makes the call idempotent and lets a
- * restarted driver clean volumes it mounted before the restart.
+ * Unpublish with upstream's outcome, in an order that survives a failed or missing mount: unmount (a no-op when
+ * nothing is mounted), remove what the directory itself still holds (so it can go even when nothing was
+ * mounted, #545), then remove the directory. A missing target path is success, which makes the call
+ * idempotent and lets a restarted driver clean volumes it mounted before the restart.
+ *
+ * Upstream removes the files before unmounting; unmounting first gives the same result with a fraction of the
+ * work, since the tmpfs takes its files with it: no listing and removing of each file, and no read of the
+ * mount table (unpublish p50 at 32 in flight, `pnpm bench`: see the commit). A volume that cannot be unmounted
+ * still loses its files, as upstream's.
  */
 import { readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,26 +18,35 @@ function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
-export async function unpublishVolume(targetPath: string, mounter: Mounter): Promise<void> {
+/** Removes the entries of `targetPath`; false when the path does not exist. */
+async function removeEntries(targetPath: string): Promise<boolean> {
   let entries: string[];
   try {
     entries = await readdir(targetPath);
   } catch (error) {
-    if (isMissing(error)) return;
-    if ((error as NodeJS.ErrnoException).code !== 'ENOTDIR') {
-      throw new DriverError(
-        driverErrorCodes.unmountFailed,
-        `failed to list ${targetPath}: ${(error as Error).message}`,
-      );
-    }
-    entries = [];
+    if (isMissing(error)) return false;
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return true;
+    throw new DriverError(
+      driverErrorCodes.unmountFailed,
+      `failed to list ${targetPath}: ${(error as Error).message}`,
+    );
   }
   await Promise.all(
     entries.map((entry) =>
       rm(join(targetPath, entry), { recursive: true, force: true }).catch(() => undefined),
     ),
   );
-  if (await mounter.isMountPoint(targetPath)) await mounter.unmount(targetPath);
+  return true;
+}
+
+export async function unpublishVolume(targetPath: string, mounter: Mounter): Promise<void> {
+  try {
+    await mounter.unmount(targetPath);
+  } catch (error) {
+    await removeEntries(targetPath).catch(() => undefined);
+    throw error;
+  }
+  if (!(await removeEntries(targetPath))) return;
   try {
     await rmdir(targetPath).catch((error: unknown) => {
       if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return unlink(targetPath);

@@ -666,6 +666,34 @@ describe('VolumePublisher', () => {
       const error = await rejection(w.publisher.unpublish(w.target));
       expect(error.code).to.equal('UnmountFailed');
       expect(await metricValue(w.metrics.registry, 'node_unpublish_error_total')).to.equal(1);
+      // As upstream's, a volume that cannot be unmounted still loses its files.
+      expect(await readdir(w.target)).to.deep.equal([]);
+    });
+
+    it('unmounts without reading the mount table or removing the files the tmpfs takes with it', async () => {
+      await w.publisher.publish(w.request());
+      let mountTableReads = 0;
+      const isMountPoint = w.mounter.isMountPoint.bind(w.mounter);
+      w.mounter.isMountPoint = (target) => {
+        mountTableReads++;
+        return isMountPoint(target);
+      };
+      await w.publisher.unpublish(w.target);
+      expect(mountTableReads).to.equal(0);
+      expect(w.mounter.calls.map((c) => c.op)).to.deep.equal(['mountTmpfs', 'unmount']);
+      expect(w.mounter.mounted.size).to.equal(0);
+    });
+
+    it('removes the files of a directory nothing is mounted on, then the directory', async () => {
+      const never = join(w.dir, 'unmounted');
+      await mkdir(join(never, 'sub'), { recursive: true });
+      await writeFile(join(never, 'sub', 'file'), 'x');
+      await writeFile(join(never, 'file'), 'x');
+      await w.publisher.unpublish(never);
+      await stat(never).then(
+        () => expect.fail('the directory is still there'),
+        () => undefined,
+      );
     });
   });
 });
