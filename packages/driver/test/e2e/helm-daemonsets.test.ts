@@ -7,7 +7,9 @@
  * a directory-provider secret before and after `helm upgrade` changes the rotation interval; Key Vault
  * secrets with service-principal and workload-identity credentials; a synced Secret read as an environment
  * variable and garbage-collected with its pod; metrics scraped from the pods' ports; rotation; a missing
- * SecretProviderClass; two volumes from two classes in one pod; a clean unmount of every volume; each
+ * SecretProviderClass; two volumes from two classes in one pod; what upstream cannot do (two vaults, keys
+ * extracted from JSON, a password PFX and an optional object in one pod, explained by `kubectl secrets-store`);
+ * a clean unmount of every volume; each
  * container's peak memory against its chart limit; and `helm uninstall`, which leaves no socket, mount or
  * CSIDriver. The scenarios share the node and run in order (later ones check what earlier ones left).
  *
@@ -26,6 +28,7 @@ import { promisify } from 'node:util';
 import {
   AppsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubernetesObjectApi,
   StorageV1Api,
   type KubernetesObject,
@@ -64,7 +67,11 @@ const BUSYBOX = 'docker.io/local/busybox:latest';
 const REPO = 'csi-secrets-store-provider-azure';
 const NAMESPACE = 'helm-e2e';
 const VAULT = 'kv-helm';
+/** A second vault of the same tenant (issue 16: several vaults in one class). */
+const VAULT_B = 'kv-helm-b';
 const TENANT_ID = 'tenant-helm';
+const PFX_PASSWORD = 'pfx-pa55-helm-e2e';
+const PLUGIN_DIR = join(REPO_ROOT, 'packages/kubectl-plugin');
 
 /** A Kubernetes memory quantity in bytes (the binary and decimal suffixes the charts use). */
 const quantityBytes = (quantity: string): number => {
@@ -332,7 +339,10 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
       name: 'helm',
       pki: world.pki,
       entra: world.entra,
-      vaults: [{ name: VAULT, tenantId: TENANT_ID }],
+      vaults: [
+        { name: VAULT, tenantId: TENANT_ID },
+        { name: VAULT_B, tenantId: TENANT_ID },
+      ],
     });
 
     helmEnv = {
@@ -680,6 +690,169 @@ describe('end to end through helm: DaemonSet pods installed from the chart repos
         ),
       { description: 'the synced Secret to be garbage-collected', timeoutMs: 120_000, intervalMs: 1000 },
     );
+  });
+
+  it('beyond upstream: two vaults, extracted keys, a password PFX and an optional object absent then created in one pod; kubectl secrets-store explains it', async () => {
+    const keyVault = cloud!.keyVault;
+    keyVault.setSecret(VAULT, 'db-credentials', JSON.stringify({ username: 'shop', password: 'db-pa55' }));
+    keyVault.setSecret(VAULT_B, 'api-key', 'key-from-vault-b');
+    const issued = await world.pki.issue({
+      name: 'helm-e2e-pfx',
+      commonName: 'api.example',
+      dnsNames: ['api.example'],
+      usage: 'server',
+    });
+    const pfx = await readFile(await world.pki.pkcs12(issued, 'helm-e2e-pfx', PFX_PASSWORD));
+    keyVault.setSecret(VAULT, 'app-pfx', pfx.toString('base64'), { contentType: 'application/x-pkcs12' });
+    await core.createNamespacedSecret({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name: 'sp-creds-pfx', labels: { 'secrets-store.csi.k8s.io/used': 'true' } },
+        type: 'Opaque',
+        stringData: { clientid: 'helm-sp', clientsecret: 'helm-sp-secret', 'pfx-password': PFX_PASSWORD },
+      },
+    });
+    await createAzureClass(
+      'kv-beyond',
+      [
+        {
+          objectName: 'db-credentials',
+          objectType: 'secret',
+          jmesPath: [
+            { path: 'username', objectAlias: 'db-username' },
+            { path: 'password', objectAlias: 'db-password', filePermission: '0400' },
+          ],
+        },
+        { objectName: 'api-key', objectType: 'secret', keyvaultName: VAULT_B },
+        { objectName: 'feature-flag', objectType: 'secret', keyvaultName: VAULT_B, optional: true },
+        {
+          objectName: 'app-pfx',
+          objectType: 'secret',
+          objectAlias: 'app-tls.pem',
+          objectContentType: 'application/x-pkcs12',
+          pfxPasswordSecretKey: 'pfx-password',
+        },
+      ],
+      {
+        secretObjects: [
+          {
+            secretName: 'beyond-synced',
+            type: 'Opaque',
+            data: [
+              { objectName: 'db-password', key: 'password' },
+              { objectName: 'feature-flag', key: 'flag' },
+            ],
+          },
+        ],
+      },
+    );
+    await startPod('beyond-app', [secretsVolume('kv-beyond', 'sp-creds-pfx')], {
+      env: [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'beyond-synced', key: 'password' } } }],
+    });
+
+    // The files: keys extracted from one vault, a secret of the other, the PFX as PEM; no optional file yet.
+    expect(await readApp('beyond-app', 'db-username')).to.equal('shop');
+    expect(await readApp('beyond-app', 'db-password')).to.equal('db-pa55');
+    expect(await readApp('beyond-app', 'api-key')).to.equal('key-from-vault-b');
+    const pem = await readApp('beyond-app', 'app-tls.pem');
+    expect(pem).to.include('PRIVATE KEY-----').and.include('-----BEGIN CERTIFICATE-----');
+    expect((await execIn('beyond-app', ['ls', '/mnt/secrets-store'])).split(/\s+/)).not.to.include(
+      'feature-flag',
+    );
+    expect(await execIn('beyond-app', ['sh', '-c', 'echo "$DB_PASSWORD"'])).to.equal('db-pa55\n');
+    const synced = async () =>
+      (await core.readNamespacedSecret({ namespace: NAMESPACE, name: 'beyond-synced' })).data ?? {};
+    expect(Object.keys(await synced())).to.deep.equal(['password']);
+
+    // The absence, where users look: the pod status condition and a Warning event.
+    const statuses = world.kube.kubeConfig.makeApiClient(CustomObjectsApi);
+    const condition = async () => {
+      const status = (await statuses.getNamespacedCustomObject({
+        group: 'secrets-store.csi.x-k8s.io',
+        version: 'v1',
+        namespace: NAMESPACE,
+        plural: 'secretproviderclasspodstatuses',
+        name: `beyond-app-${NAMESPACE}-kv-beyond`,
+      })) as {
+        status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+      };
+      return status.status?.conditions?.find((c) => c.type === 'OptionalObjectsPresent');
+    };
+    expect(await condition()).to.include({ status: 'False', reason: 'OptionalObjectAbsent' });
+    expect((await condition())?.message).to.include(`${VAULT_B}/secret/feature-flag`);
+    await waitUntil(
+      async () =>
+        (
+          await core.listNamespacedEvent({
+            namespace: NAMESPACE,
+            fieldSelector: 'involvedObject.name=beyond-app,reason=OptionalObjectAbsent',
+          })
+        ).items.length > 0,
+      { description: 'the OptionalObjectAbsent event', timeoutMs: 30_000, intervalMs: 500 },
+    );
+
+    // kubectl secrets-store explain, as a user runs it against this pod.
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--conditions=source',
+        '--import=tsx',
+        'src/cli.ts',
+        'explain',
+        'pod/beyond-app',
+        '-n',
+        NAMESPACE,
+        '--kubeconfig',
+        world.kube.adminKubeconfigPath,
+        '--rotation-poll-interval=5s',
+        '-o',
+        'json',
+      ],
+      { cwd: PLUGIN_DIR },
+    );
+    for (const value of ['db-pa55', 'key-from-vault-b', PFX_PASSWORD, 'PRIVATE KEY']) {
+      expect(stdout, 'explain never prints a secret').not.to.include(value);
+    }
+    const report = JSON.parse(stdout) as {
+      kind: string;
+      volumes: {
+        state: string;
+        objects: { id: string; version: string }[];
+        podStatus?: { node?: string };
+        problems: { reason: string; diagnosis?: { id: string } }[];
+        refresh: { estimated: boolean; intervalSeconds: number };
+      }[];
+    };
+    expect(report.kind).to.equal('PodExplanation');
+    const [volume] = report.volumes;
+    expect(volume?.state).to.equal('Mounted');
+    expect(volume?.podStatus?.node).to.equal(NODE_NAME);
+    expect(volume?.objects.map((o) => o.id)).to.include.members([
+      'secret/db-credentials',
+      'secret/app-pfx',
+      `${VAULT_B}/secret/api-key`,
+    ]);
+    expect(volume?.objects.every((o) => o.version !== '')).to.equal(true);
+    expect(
+      volume?.problems.filter((p) => p.reason === 'OptionalObjectAbsent').map((p) => p.diagnosis?.id),
+    ).to.include('optional-object-absent');
+    expect(volume?.refresh).to.include({ estimated: true, intervalSeconds: 5 });
+
+    // Created in the vault: the next rotation brings the file, the Secret key and the condition True.
+    keyVault.setSecret(VAULT_B, 'feature-flag', 'on');
+    await waitUntil(async () => (await readApp('beyond-app', 'feature-flag').catch(() => '')) === 'on', {
+      description: 'the optional object in the container',
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+    });
+    await waitUntil(async () => (await synced()).flag !== undefined, {
+      description: 'the synced Secret to gain the optional key',
+      timeoutMs: 60_000,
+      intervalMs: 1000,
+    });
+    expect(Buffer.from((await synced()).flag ?? '', 'base64').toString('utf8')).to.equal('on');
+    expect(await condition()).to.include({ status: 'True' });
+    await deleteApp('beyond-app');
   });
 
   it("every volume unmounts cleanly: no CSI tmpfs left, no unmount error in the driver pod's log, and the driver's metrics count each publish and unpublish", async function () {
