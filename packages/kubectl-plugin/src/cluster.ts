@@ -122,6 +122,12 @@ export function kubeClusterReader(kubeConfig: KubeConfig): ClusterReader {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const storage = kubeConfig.makeApiClient(StorageV1Api);
   const context = kubeConfig.getContextObject(kubeConfig.getCurrentContext());
+  /** One of our custom resources (v1), or undefined when it does not exist. */
+  const readOurs = async (plural: string, namespace: string, name: string): Promise<Json | undefined> =>
+    (await orUndefined(
+      custom.getNamespacedCustomObject({ group: GROUP, version: 'v1', plural, namespace, name }),
+      `read ${plural.replace(/es$/, '')} ${namespace}/${name}`,
+    )) as Json | undefined;
   return {
     defaultNamespace: context?.namespace ?? 'default',
     async pod(namespace, name) {
@@ -131,30 +137,8 @@ export function kubeClusterReader(kubeConfig: KubeConfig): ClusterReader {
         throw apiError(error, `read pod ${namespace}/${name}`);
       }
     },
-    async secretProviderClass(namespace, name) {
-      return (await orUndefined(
-        custom.getNamespacedCustomObject({
-          group: GROUP,
-          version: 'v1',
-          plural: SECRET_PROVIDER_CLASS_PLURAL,
-          namespace,
-          name,
-        }),
-        `read secretproviderclass ${namespace}/${name}`,
-      )) as Json | undefined;
-    },
-    async podStatus(namespace, name) {
-      return (await orUndefined(
-        custom.getNamespacedCustomObject({
-          group: GROUP,
-          version: 'v1',
-          plural: SECRET_PROVIDER_CLASS_POD_STATUS_PLURAL,
-          namespace,
-          name,
-        }),
-        `read secretproviderclasspodstatus ${namespace}/${name}`,
-      )) as Json | undefined;
-    },
+    secretProviderClass: (namespace, name) => readOurs(SECRET_PROVIDER_CLASS_PLURAL, namespace, name),
+    podStatus: (namespace, name) => readOurs(SECRET_PROVIDER_CLASS_POD_STATUS_PLURAL, namespace, name),
     async podEvents(namespace, name) {
       try {
         const list = await core.listNamespacedEvent({
