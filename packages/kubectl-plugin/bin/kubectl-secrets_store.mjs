@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 const main = new URL('../dist/main.js', import.meta.url);
 if (!existsSync(main)) {
   process.stderr.write(
-    'kubectl-secrets_store is not built yet: run `pnpm --filter @secrets-store-csi/kubectl-plugin... build`\n',
+    'kubectl-secrets_store: not built yet (no dist/main.js): run `pnpm build` at the repository root, ' +
+      'or `pnpm --filter @secrets-store-csi/kubectl-plugin... build`\n',
   );
   process.exit(1);
 }
