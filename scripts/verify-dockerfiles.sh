@@ -10,9 +10,9 @@
 # (mmdebstrap, with apt and dpkg as in debian:bookworm-slim), Node from the npm registry's node@<version> at
 # /usr/local/bin/node, npm under /usr/local/lib/node_modules. It is passed as --build-arg NODE_IMAGE=localhost/...;
 # the Dockerfiles' default stays the public image. The build steps themselves reach the npm registry
-# (pnpm install) and Debian's mirrors (apt-get) as a user's build does; when this machine's npm trusts an extra
-# CA (NODE_EXTRA_CA_CERTS or `npm config get cafile`, e.g. an egress proxy's), the build's RUN steps get it through a read-only
-# /root/.npmrc mounted for the build only (nothing of it is committed to the image).
+# (pnpm install) and Debian's mirrors (apt-get) as a user's build does. When this machine trusts an extra CA
+# (NODE_EXTRA_CA_CERTS or `npm config get cafile`, e.g. an egress proxy's), the build's RUN steps get it
+# through a read-only /root/.npmrc mounted for the build only (buildah leaves its empty mount point behind).
 # Opt-in, not part of CI: one image takes minutes cold (figures in docs/testing.md, "Dockerfiles").
 # Needs root. Installs buildah and mmdebstrap from Debian when they are missing.
 #
