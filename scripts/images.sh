@@ -324,7 +324,8 @@ for image in "${IMAGES[@]}"; do
     log "$image: inputs unchanged (key $key), reusing the image built from them"
     cp -f "$cached.oci.tar" "$OUT/$image.oci.tar.tmp"
     mv -f "$OUT/$image.oci.tar.tmp" "$OUT/$image.oci.tar"
-    reports+=("$(cat "$cached.report") (cached)")
+    # The stored line names the archive where it was built; this run's copy is in OUT.
+    reports+=("$(sed "s#, [^ ]*\.oci\.tar\$#, $OUT/$image.oci.tar#" "$cached.report") (cached)")
     continue
   fi
   image_started=$SECONDS
