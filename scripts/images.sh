@@ -205,10 +205,13 @@ app_files() { # app_files IMAGE DEST
   # pnpm's command shims and install record name the temporary directory (and nothing runs them).
   find "$dest/node_modules" -type d -name .bin -prune -exec rm -rf {} +
   rm -f "$dest/node_modules/.modules.yaml"
+  # Links pnpm leaves to the workspace's own folders name this machine's absolute paths: dangling in an image.
+  find "$dest" -type l -lname '/*' -delete
 }
 
-# Files newer than SOURCE_DATE_EPOCH get it as their time, so the same commit gives the same layers.
-clamp_mtimes() { find "$1" -newermt "@$SOURCE_DATE_EPOCH" -exec touch --no-dereference --date="@$SOURCE_DATE_EPOCH" {} + ; }
+# Every file gets SOURCE_DATE_EPOCH as its time, whenever the cached base was made or the pnpm store fetched
+# a package, so the same inputs give the same layers (after the first layer, only new files differ from it).
+clamp_mtimes() { find "$1" -exec touch --no-dereference --date="@$SOURCE_DATE_EPOCH" {} + ; }
 
 repack() { # repack LAYOUT BUNDLE COMMENT
   clamp_mtimes "$2/rootfs"
@@ -245,7 +248,8 @@ build_image() { # build_image NAME
 
   app_files "$name" "$WORK/$name/app"
   chown -R 0:0 "$WORK/$name/app"
-  chmod -R u=rwX,go=rX "$WORK/$name/app"
+  # Modes that do not depend on what pnpm marked executable: nothing in /app is executed, node loads it.
+  find "$WORK/$name/app" -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
   mv "$WORK/$name/app" "$rootfs/app"
   repack "$layout" "$bundle" "$(package_of "$name") $VERSION, production dependencies"
 
