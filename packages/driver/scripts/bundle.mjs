@@ -33,6 +33,27 @@ const builtinsThroughRequire = {
   },
 };
 
+/**
+ * grpc-js require()s @grpc/proto-loader lazily, only to load its own channelz and ORCA .proto files (from
+ * its package directory, which the image does not ship next to the bundle); the driver uses neither, and
+ * its own codecs are hand-written (@secrets-store-csi/protocol/wire). Bundled, the loader and the full
+ * protobufjs it pulls in cost ~0.5 MiB of RSS at idle: a stub that says why stands in for it.
+ */
+const protoLoaderStub = {
+  name: 'proto-loader-stub',
+  setup(build) {
+    build.onResolve({ filter: /^@grpc\/proto-loader$/ }, (args) => ({
+      path: args.path,
+      namespace: 'proto-loader-stub',
+    }));
+    build.onLoad({ filter: /.*/, namespace: 'proto-loader-stub' }, () => ({
+      contents:
+        'module.exports = { loadSync() { throw new Error("@grpc/proto-loader is not bundled: channelz and ORCA are not supported"); } };',
+      loader: 'js',
+    }));
+  },
+};
+
 const analyze = process.argv.includes('--analyze');
 rmSync('dist/bundle', { recursive: true, force: true });
 const result = await build({
@@ -52,7 +73,7 @@ const result = await build({
   legalComments: 'linked',
   metafile: analyze,
   logLevel: 'warning',
-  plugins: [builtinsThroughRequire],
+  plugins: [builtinsThroughRequire, protoLoaderStub],
   // CommonJS dependencies call require() for Node's built-in modules.
   banner: {
     js: "import { createRequire as __sscsiCreateRequire } from 'node:module'; const require = __sscsiCreateRequire(import.meta.url);",

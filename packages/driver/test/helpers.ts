@@ -1,5 +1,5 @@
 /** Shared test seams for the driver's unit tests. */
-import type { provider as wire } from '@secrets-store-csi/protocol';
+import type { WireMountRequest } from '@secrets-store-csi/protocol/wire';
 import type { SecretProviderClass } from '@secrets-store-csi/core';
 import type { Registry } from 'prom-client';
 import { DriverError } from '../src/errors.js';
@@ -11,12 +11,12 @@ import type {
 } from '../src/providers/client.js';
 
 export type FakeProviderResponder = (
-  request: wire.MountRequest,
+  request: WireMountRequest,
 ) => ProviderMountResult | Promise<ProviderMountResult>;
 
 /** Provider clients that answer from a function and keep every request. */
 export class FakeProviderClients implements ProviderClients {
-  readonly requests: { provider: string; request: wire.MountRequest }[] = [];
+  readonly requests: { provider: string; request: WireMountRequest }[] = [];
   readonly #responders = new Map<string, FakeProviderResponder>();
   readonly #clients = new Map<string, ProviderClient>();
 

@@ -4,7 +4,11 @@
  * endpoint runs: dial the provider's own socket, call `Check`, close. The messages' codecs are in wire.ts.
  */
 import * as grpc from '@grpc/grpc-js';
-import { healthServiceDefinition, type HealthCheckRequest, type HealthCheckResponse } from './wire.js';
+import {
+  healthServiceDefinition,
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+} from '@secrets-store-csi/protocol/wire';
 
 export const healthService: grpc.ServiceDefinition = healthServiceDefinition;
 

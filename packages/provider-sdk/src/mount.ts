@@ -8,7 +8,7 @@ import type { AbsentObject, MountRequest, ObjectVersion, SecretProvider } from '
 import { decodeMountRequest, type WireMountRequest } from './decode.js';
 import { ProviderError, isProviderError, sdkErrorCodes } from './errors.js';
 import { SECRET_SYNC_SIZE_WARNING_IN_BYTES, checkMountResult, responseTooLargeError } from './rules.js';
-import { encodeMountResponse } from './wire.js';
+import { encodeMountResponse } from '@secrets-store-csi/protocol/wire';
 
 export interface WireMountResponse {
   readonly object_version: ObjectVersion[];

@@ -31,7 +31,7 @@ import { checkHealth, healthHandlers } from './health.js';
 import { healthzHandler, listenHttp, metricsHandler, type HttpListener } from '@secrets-store-csi/core';
 import { handleMount, type WireMountResponse } from './mount.js';
 import { DEFAULT_MAX_RESPONSE_SIZE_IN_BYTES } from './rules.js';
-import { healthServiceDefinition, providerServiceDefinition } from './wire.js';
+import { healthServiceDefinition, providerServiceDefinition } from '@secrets-store-csi/protocol/wire';
 
 /** Buckets of upstream's provider histograms, in seconds. */
 export const GRPC_REQUEST_BUCKETS: readonly number[] = Object.freeze([

@@ -6,7 +6,7 @@
  * objects mounted now are filled in, so a provider can skip objects that did not change.
  */
 import { goJsonStringMap, podAttributeKeys } from '@secrets-store-csi/core';
-import type { provider as wire } from '@secrets-store-csi/protocol';
+import type { WireMountRequest } from '@secrets-store-csi/protocol/wire';
 
 /** The default file mode upstream announces to providers (0644), as its JSON encoding. */
 export const UPSTREAM_PERMISSION = String(0o644);
@@ -42,7 +42,7 @@ export function mountAttributes(input: MountRequestInput): Record<string, string
   return attributes;
 }
 
-export function buildMountRequest(input: MountRequestInput): wire.MountRequest {
+export function buildMountRequest(input: MountRequestInput): WireMountRequest {
   return {
     attributes: goJsonStringMap(mountAttributes(input)),
     secrets: goJsonStringMap(input.secrets),

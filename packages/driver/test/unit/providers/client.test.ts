@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { loadProtocol, type provider as wire } from '@secrets-store-csi/protocol';
+import type { WireMountRequest } from '@secrets-store-csi/protocol/wire';
 import { leaveStaleSocket } from '@secrets-store-csi/test-support';
 import { DriverError, ProviderCallError } from '../../../src/errors.js';
 import { GrpcProviderClient, GrpcProviderClients } from '../../../src/providers/client.js';
@@ -13,11 +14,12 @@ type MountAnswer = (call: grpc.ServerUnaryCall<wire.MountRequest__Output, wire.M
   response?: wire.MountResponse;
 };
 
-const request: wire.MountRequest = {
+const request: WireMountRequest = {
   attributes: '{}',
   secrets: 'null',
   target_path: '/t',
   permission: '420',
+  current_object_version: [],
 };
 const soon = () => new Date(Date.now() + 5000);
 

@@ -1,64 +1,62 @@
 /**
  * The provider protocol (`v1alpha1.CSIDriverProvider`) and `grpc.health.v1.Health` as grpc-js service
- * definitions with hand-written protobuf codecs on protobufjs's minimal runtime (its Reader and Writer, what
- * its static code generator emits), instead of the reflection loader (@grpc/proto-loader over the full
- * protobufjs and the CSI + provider descriptor). A provider process serves five small messages; loading the
- * descriptor cost it 9.3 MiB of RSS at idle (bundled, measured with process RSS before and after). The
- * driver, which also speaks CSI, keeps the loader.
+ * definitions with hand-written codecs (codec.ts), instead of the reflection loader (@grpc/proto-loader over
+ * the full protobufjs and the CSI + provider descriptor). Providers serve them (provider-sdk) and the driver
+ * calls them: loading the descriptor cost a provider 9.3 MiB of RSS at idle, and the driver 2.3-2.5 MiB.
  *
- * Same bytes as upstream's Go providers: fields in field-number order, proto3 zero values left off the wire
- * (an empty string, a zero mode, empty contents), unknown fields skipped on decode, and a scalar repeated on
- * the wire taking its last value, as protobuf parsers do.
+ * Same bytes as upstream's Go providers and driver: fields in field-number order, proto3 zero values left off
+ * the wire (an empty string, a zero mode, empty contents), unknown fields skipped on decode, and a scalar
+ * repeated on the wire taking its last value, as protobuf parsers do.
  */
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import protobuf from 'protobufjs/minimal.js';
-import type { AbsentObject, ObjectVersion } from './contract.js';
-import type { WireMountRequest } from './decode.js';
-import type { WireMountResponse } from './mount.js';
+import {
+  LENGTH_DELIMITED,
+  Reader,
+  VARINT,
+  Writer,
+  finish,
+  readFields,
+  readString,
+  tag,
+  writeString,
+  type ReaderType,
+  type WriterType,
+} from './codec.js';
 
-const { Reader, Writer } = protobuf;
-type ReaderType = protobuf.Reader;
-type WriterType = protobuf.Writer;
-
-/** Wire types of the tags this module writes and reads. */
-const VARINT = 0;
-const LENGTH_DELIMITED = 2;
 /** MountResponse.absent_object: ours, a field number upstream's drivers skip as unknown. */
 const ABSENT_OBJECT_FIELD = 1000;
 
-function tag(field: number, wireType: number): number {
-  return ((field << 3) | wireType) >>> 0;
+export interface ObjectVersion {
+  readonly id: string;
+  readonly version: string;
 }
 
-function writeString(writer: WriterType, field: number, value: string): void {
-  if (value !== '') writer.uint32(tag(field, LENGTH_DELIMITED)).string(value);
+/** Ours (MountResponse field 1000): an optional object the provider did not mount because the store lacks it. */
+export interface AbsentObject {
+  readonly id: string;
+  readonly path: string;
+  readonly reason: string;
 }
 
-/** Reads a message of `length` bytes (or up to the end) field by field; unknown fields are skipped. */
-function readFields(
-  reader: ReaderType,
-  length: number | undefined,
-  onField: (field: number, wireType: number) => boolean,
-): void {
-  const end = length === undefined ? reader.len : reader.pos + length;
-  while (reader.pos < end) {
-    const key = reader.uint32();
-    const field = key >>> 3;
-    const wireType = key & 7;
-    if (field === 0) throw new Error('invalid protobuf field number 0');
-    if (!onField(field, wireType)) reader.skipType(wireType);
-  }
-  if (reader.pos !== end) throw new Error('protobuf message overruns its length');
+export interface WireMountRequest {
+  readonly attributes: string;
+  readonly secrets: string;
+  readonly target_path: string;
+  readonly permission: string;
+  readonly current_object_version: readonly ObjectVersion[];
 }
 
-/** A string field; one that overruns its message is refused (protobufjs's own `string()` would clip it). */
-function readString(reader: ReaderType, wireType: number): string {
-  if (wireType !== LENGTH_DELIMITED) throw new Error('protobuf string field with a wrong wire type');
-  const length = reader.uint32();
-  const start = reader.pos;
-  if (start + length > reader.len) throw new Error('protobuf string overruns its message');
-  reader.pos = start + length;
-  return Buffer.from(reader.buf.buffer, reader.buf.byteOffset + start, length).toString('utf8');
+export interface WireFile {
+  readonly path: string;
+  readonly mode: number;
+  readonly contents: Uint8Array;
+}
+
+export interface WireMountResponse {
+  readonly object_version: readonly ObjectVersion[];
+  readonly files: readonly WireFile[];
+  /** Ours (field 1000): set only when the provider reports absent optional objects. */
+  readonly absent_object?: readonly AbsentObject[];
 }
 
 export interface WireVersionRequest {
@@ -88,11 +86,6 @@ function decodeObjectVersion(reader: ReaderType, length: number): ObjectVersion 
     return true;
   });
   return { id, version };
-}
-
-function finish(writer: WriterType): Buffer {
-  const bytes = writer.finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export function encodeVersionRequest(message: WireVersionRequest): Buffer {

@@ -1,12 +1,12 @@
 /**
- * The hand-written codecs of wire.ts against the reflection codecs of @secrets-store-csi/protocol (protobufjs
+ * The hand-written provider-protocol codecs of wire/provider.ts against the reflection codecs of @secrets-store-csi/protocol (protobufjs
  * over the generated descriptor, zero values left off as Go does), which the driver still uses: same bytes
  * out, same messages in, for arbitrary messages with fixed seeds.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
 import protobuf from 'protobufjs/minimal.js';
-import { loadProtocol } from '@secrets-store-csi/protocol';
+import { loadProtocol } from '../src/index.js';
 import {
   decodeMountRequest,
   decodeMountResponse,
@@ -17,7 +17,7 @@ import {
   encodeVersionRequest,
   encodeVersionResponse,
   healthServiceDefinition,
-} from '../../src/wire.js';
+} from '../src/wire/index.js';
 
 const reference = loadProtocol().provider.CSIDriverProvider.service;
 const text = fc.string({ unit: 'grapheme', maxLength: 40 });
