@@ -197,7 +197,9 @@ app_files() { # app_files IMAGE DEST
   local package dest="$2"
   package="$(package_of "$1")"
   pnpm exec turbo run build --filter="$package..." --output-logs=errors-only >&2
-  pnpm --filter="$package" deploy --prod --legacy "$dest" >&2
+  # Copies, not hard links into the pnpm store: the modes and times set below must not reach the store's files
+  # (and through them every checkout's node_modules).
+  pnpm --filter="$package" deploy --prod --legacy --config.package-import-method=copy "$dest" >&2
   # What the process never reads at run time.
   find "$dest" \( -name '*.d.ts' -o -name '*.d.ts.map' -o -name '*.js.map' -o -name '*.md' -o -name '*.markdown' \
     -o -name 'tsconfig*.json' -o -name '*.tsbuildinfo' \) -type f -delete
