@@ -317,19 +317,30 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
   },
 ];
 
+/** How long the provider under test may take to start, and to stop. */
+const START_TIMEOUT_MS = 120_000;
+
 /** Declares the conformance suite (mocha `describe`/`it`) for the provider `options.start` runs. */
 export function describeProviderConformance(options: ConformanceOptions): void {
   describe(`${options.name} provider conformance`, function () {
     let context: ConformanceContext | undefined;
+    let starting: ReturnType<ConformanceOptions['start']> | undefined;
 
+    // Starting a provider with its doubles can take long on a loaded machine; and whatever happens to the
+    // hook, what it started is stopped: a start that outlived a timed-out hook left servers open, and the
+    // mocha process waiting on them forever.
     before(async function () {
-      const target = await options.start();
+      this.timeout(START_TIMEOUT_MS);
+      starting = options.start();
+      const target = await starting;
       context = { target, client: new ProviderClient(target.socketPath) };
     });
 
     after(async function () {
+      this.timeout(START_TIMEOUT_MS);
       context?.client.close();
-      await context?.target.stop();
+      const target = await starting?.catch(() => undefined);
+      await target?.stop();
     });
 
     for (const check of conformanceChecks) {
