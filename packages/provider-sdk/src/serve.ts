@@ -3,13 +3,12 @@
  * providers do. The only place, with the health helper, that knows gRPC:
  * - removes a stale socket, binds, and makes the socket owner-only (0600) right after the bind;
  * - answers Version, decodes and checks every Mount (see mount.ts), serves grpc.health.v1;
- * - one interceptor logs each call and records the `grpc_request` histogram;
+ * - one call recorder logs each call and records the `grpc_request` histogram;
  * - maps errors to gRPC status in one function, `grpcStatusFor`;
  * - on SIGTERM/SIGINT stops taking calls, lets in-flight mounts finish, and aborts them after a timeout;
  * - runs the healthz and metrics HTTP listeners.
  */
 import { chmod, stat, unlink } from 'node:fs/promises';
-import * as grpc from '@grpc/grpc-js';
 import {
   CodedError,
   OS_TYPE,
@@ -24,14 +23,22 @@ import {
 import { PROVIDER_API_VERSION, goCodeName } from '@secrets-store-csi/protocol/constants';
 import type { Histogram, Registry } from 'prom-client';
 import { runtimeNameOf, type SecretProvider } from './contract.js';
-import type { WireMountRequest } from './decode.js';
 import { grpcAddress, parseEndpoint, removeStaleSocket, type Endpoint } from '@secrets-store-csi/core';
 import { isProviderError, type ProviderErrorKind } from './errors.js';
-import { checkHealth, healthHandlers } from './health.js';
+import { checkHealth, registerHealthService } from './health.js';
 import { healthzHandler, listenHttp, metricsHandler, type HttpListener } from '@secrets-store-csi/core';
 import { handleMount, type WireMountResponse } from './mount.js';
 import { DEFAULT_MAX_RESPONSE_SIZE_IN_BYTES } from './rules.js';
-import { healthServiceDefinition, providerServiceDefinition } from '@secrets-store-csi/protocol/wire';
+import {
+  GrpcStatusError,
+  StatusCode,
+  createUnaryServer,
+  isGrpcStatusError,
+  providerServiceDefinition,
+  type GrpcStatus,
+  type ListenTarget,
+  type UnaryServerOptions,
+} from '@secrets-store-csi/protocol/wire';
 
 /** Buckets of upstream's provider histograms, in seconds. */
 export const GRPC_REQUEST_BUCKETS: readonly number[] = Object.freeze([
@@ -81,56 +88,40 @@ export interface ProviderServer {
   readonly closed: Promise<void>;
 }
 
-const statusByKind: Readonly<Record<ProviderErrorKind, grpc.status>> = {
-  'invalid-argument': grpc.status.INVALID_ARGUMENT,
-  'not-found': grpc.status.NOT_FOUND,
-  'permission-denied': grpc.status.PERMISSION_DENIED,
-  unavailable: grpc.status.UNAVAILABLE,
-  'resource-exhausted': grpc.status.RESOURCE_EXHAUSTED,
-  internal: grpc.status.INTERNAL,
+const statusByKind: Readonly<Record<ProviderErrorKind, StatusCode>> = {
+  'invalid-argument': StatusCode.INVALID_ARGUMENT,
+  'not-found': StatusCode.NOT_FOUND,
+  'permission-denied': StatusCode.PERMISSION_DENIED,
+  unavailable: StatusCode.UNAVAILABLE,
+  'resource-exhausted': StatusCode.RESOURCE_EXHAUSTED,
+  internal: StatusCode.INTERNAL,
 };
+
+/** A failed call's status: code, message and the trailing metadata sent with them. */
+export interface ErrorStatus extends GrpcStatus {
+  readonly metadata: Readonly<Record<string, string>>;
+}
 
 /**
  * The one place errors become gRPC status: a ProviderError by its kind, anything else `UNKNOWN` (what a
  * plain Go error gives upstream). The message goes as is (it is final and scrubbed), made well-formed and
- * bounded (a parameter quoted in it may hold a lone surrogate, on which grpc-js's encodeURI throws); the
- * code, when there is one, rides in trailing metadata, made printable ASCII.
+ * bounded (a parameter quoted in it may hold a lone surrogate); the code, when there is one, rides in
+ * trailing metadata, made printable ASCII.
  */
-export function grpcStatusFor(error: unknown): grpc.StatusObject {
-  const metadata = new grpc.Metadata();
-  if (isCodedError(error) && error.code !== '')
-    metadata.set(ERROR_CODE_METADATA_KEY, errorCodeOf(error.code));
+export function grpcStatusFor(error: unknown): ErrorStatus {
+  const metadata: Record<string, string> = {};
+  if (isCodedError(error) && error.code !== '') metadata[ERROR_CODE_METADATA_KEY] = errorCodeOf(error.code);
   return {
-    code: isProviderError(error) ? statusByKind[error.kind] : grpc.status.UNKNOWN,
+    code: isProviderError(error) ? statusByKind[error.kind] : StatusCode.UNKNOWN,
     details: statusText(error instanceof Error ? error.message : String(error)),
     metadata,
   };
 }
 
 /** The answer when the handler itself failed: INTERNAL, and the server keeps serving. */
-function internalStatus(error: unknown): grpc.StatusObject {
+function internalStatus(error: unknown): ErrorStatus {
   const message = error instanceof Error ? error.message : String(error);
-  return {
-    code: grpc.status.INTERNAL,
-    details: statusText(`internal error: ${message}`),
-    metadata: new grpc.Metadata(),
-  };
-}
-
-/** Sends `status`, or INTERNAL when grpc-js refuses it; never throws. */
-function sendFailure(callback: grpc.sendUnaryData<never>, status: grpc.StatusObject, logger: Logger): void {
-  try {
-    callback(status);
-  } catch (error) {
-    logger.error('failed to send the mount answer', {
-      error: error instanceof Error ? error.message : String(error),
-    });
-    try {
-      callback(internalStatus(error));
-    } catch {
-      // the call is gone
-    }
-  }
+  return { code: StatusCode.INTERNAL, details: statusText(`internal error: ${message}`), metadata: {} };
 }
 
 /**
@@ -138,57 +129,67 @@ function sendFailure(callback: grpc.sendUnaryData<never>, status: grpc.StatusObj
  * carries object names; we record the stable error code (or the status name when there is none), and ''
  * for success as upstream does.
  */
-function errorClassOf(status: { code: grpc.status; metadata?: grpc.Metadata | null }): string {
-  if (status.code === grpc.status.OK) return '';
-  const code = status.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
+function errorClassOf(status: GrpcStatus): string {
+  if (status.code === StatusCode.OK) return '';
+  const code = status.metadata?.[ERROR_CODE_METADATA_KEY];
   return typeof code === 'string' && code !== '' ? code : goCodeName(status.code);
 }
 
-function requestInterceptor(
+/** Logs each call to a registered method and records it in the `grpc_request` histogram. */
+function callRecorder(
   logger: Logger,
   histogram: Histogram,
   fixedLabels: Readonly<Record<string, string>>,
-): grpc.ServerInterceptor {
-  return (method, call) => {
+): NonNullable<UnaryServerOptions['onCall']> {
+  return ({ path, deadline }) => {
     const start = process.hrtime.bigint();
-    let recorded = false;
+    logger.debug('gRPC request', {
+      method: path,
+      deadline: deadline === undefined ? 'none' : new Date(deadline).toISOString(),
+    });
     // The log line keeps the (redacted) message; the metric label gets a bounded error class instead.
-    const record = (code: grpc.status, message: string, errorClass: string) => {
-      if (recorded) return;
-      recorded = true;
+    return (end) => {
+      const [code, message, errorClass] = end.cancelled
+        ? [StatusCode.CANCELLED, 'context canceled', 'context canceled']
+        : [
+            end.status.code,
+            end.status.code === StatusCode.OK ? '' : end.status.details,
+            errorClassOf(end.status),
+          ];
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const grpcCode = goCodeName(code);
       histogram.observe(
-        { grpc_method: method.path, grpc_code: grpcCode, grpc_message: errorClass, ...fixedLabels },
+        { grpc_method: path, grpc_code: grpcCode, grpc_message: errorClass, ...fixedLabels },
         seconds,
       );
       logger.debug('gRPC response', {
-        method: method.path,
+        method: path,
         durationInSeconds: seconds,
         code: grpcCode,
         statusMessage: message,
       });
     };
-    const deadline = call.getDeadline();
-    const deadlineInMs = deadline instanceof Date ? deadline.getTime() : deadline;
-    logger.debug('gRPC request', {
-      method: method.path,
-      deadline: Number.isFinite(deadlineInMs) ? new Date(deadlineInMs).toISOString() : 'none',
-    });
-    return new grpc.ServerInterceptingCall(call, {
-      start: (next) => {
-        next({
-          onCancel: () => {
-            record(grpc.status.CANCELLED, 'context canceled', 'context canceled');
-          },
-        });
-      },
-      sendStatus: (status, next) => {
-        record(status.code, status.code === grpc.status.OK ? '' : status.details, errorClassOf(status));
-        next(status);
-      },
-    });
   };
+}
+
+/** A codec's decode as the transport needs it: a message it cannot read is INTERNAL, as grpc-go answers. */
+function decodeRequest<T>(decode: (bytes: Uint8Array) => T, bytes: Uint8Array): T {
+  try {
+    return decode(bytes);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new GrpcStatusError(
+      StatusCode.INTERNAL,
+      statusText(`grpc: error unmarshalling request: ${message}`),
+    );
+  }
+}
+
+/** Why a mount's signal aborted, in the provider's terms. */
+function mountAbortReason(reason: unknown): CodedError {
+  return isGrpcStatusError(reason) && reason.code === StatusCode.DEADLINE_EXCEEDED
+    ? new CodedError('MountCancelled', "the driver's deadline for the mount passed")
+    : new CodedError('MountCancelled', 'the driver cancelled the mount');
 }
 
 export async function serve(provider: SecretProvider, options: ServeOptions): Promise<ProviderServer> {
@@ -214,73 +215,65 @@ export async function serve(provider: SecretProvider, options: ServeOptions): Pr
     service_name: options.serviceName ?? `csi-secrets-store-provider-${provider.name}`,
   };
 
-  const server = new grpc.Server({ interceptors: [requestInterceptor(logger, histogram, fixedLabels)] });
+  const server = createUnaryServer({ onCall: callRecorder(logger, histogram, fixedLabels) });
   const inFlight = new Set<AbortController>();
-  const versionAnswer = {
+  const { Version, Mount } = providerServiceDefinition;
+  const versionAnswer = Version.responseSerialize({
     version: PROVIDER_API_VERSION,
     runtime_name: runtimeNameOf(provider),
     runtime_version: provider.version,
-  };
-  server.addService(providerServiceDefinition, {
-    Version: (_call: unknown, callback: grpc.sendUnaryData<typeof versionAnswer>) => {
-      callback(null, versionAnswer);
-    },
-    Mount: (
-      call: grpc.ServerUnaryCall<WireMountRequest, WireMountResponse>,
-      callback: grpc.sendUnaryData<WireMountResponse>,
-    ) => {
-      const controller = new AbortController();
-      inFlight.add(controller);
-      const onCancel = () => {
-        controller.abort(new CodedError('MountCancelled', 'the driver cancelled the mount'));
-      };
-      call.once('cancelled', onCancel);
-      // No rejection may go unhandled: a throw anywhere below answers INTERNAL and the server keeps serving.
-      let work: Promise<WireMountResponse>;
+  });
+  server.register(Version.path, (bytes) => {
+    decodeRequest(Version.requestDeserialize, bytes);
+    return versionAnswer;
+  });
+  server.register(Mount.path, async (bytes, call) => {
+    const request = decodeRequest(Mount.requestDeserialize, bytes);
+    const controller = new AbortController();
+    inFlight.add(controller);
+    const onAbort = () => {
+      controller.abort(mountAbortReason(call.signal.reason));
+    };
+    call.signal.addEventListener('abort', onAbort, { once: true });
+    // Whatever fails below is answered (INTERNAL when the failure is the SDK's own); the server keeps serving.
+    try {
+      let response: WireMountResponse;
       try {
-        work = handleMount(provider, call.request, {
+        response = await handleMount(provider, request, {
           abortSignal: controller.signal,
           maxResponseSizeInBytes,
           logger,
         });
       } catch (error) {
-        work = Promise.reject(error instanceof Error ? error : new Error(String(error)));
-      }
-      work
-        .then(
-          (response) => {
-            callback(null, response);
-          },
-          (error: unknown) => {
-            const status = grpcStatusFor(error);
-            logger.error('failed to process mount request', {
-              error: status.details,
-              code: status.metadata.get(ERROR_CODE_METADATA_KEY)[0],
-            });
-            sendFailure(callback, status, logger);
-          },
-        )
-        .catch((error: unknown) => {
-          logger.error('failed to answer a mount request', {
-            error: error instanceof Error ? error.message : String(error),
-          });
-          sendFailure(callback, internalStatus(error), logger);
-        })
-        .finally(() => {
-          inFlight.delete(controller);
-          call.off('cancelled', onCancel);
+        const status = grpcStatusFor(error);
+        logger.error('failed to process mount request', {
+          error: status.details,
+          code: status.metadata[ERROR_CODE_METADATA_KEY],
         });
-    },
+        throw new GrpcStatusError(status.code, status.details, status.metadata);
+      }
+      try {
+        return Mount.responseSerialize(response);
+      } catch (error) {
+        logger.error('failed to answer a mount request', {
+          error: error instanceof Error ? error.message : String(error),
+        });
+        const status = internalStatus(error);
+        throw new GrpcStatusError(status.code, status.details, status.metadata);
+      }
+    } finally {
+      inFlight.delete(controller);
+      call.signal.removeEventListener('abort', onAbort);
+    }
   });
-  server.addService(healthServiceDefinition, healthHandlers);
+  registerHealthService(server);
 
   if (endpoint.kind === 'unix') await removeStaleSocket(endpoint.path);
-  await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {
-      if (error) reject(new Error(`failed to listen on ${address}: ${error.message}`, { cause: error }));
-      else resolve(port);
-    });
+  const port = await server.listen(endpoint).catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`failed to listen on ${address}: ${message}`, { cause: error });
   });
+  const dialTarget: ListenTarget = endpoint.kind === 'unix' ? endpoint : { ...endpoint, port };
   let socketInode: number | undefined;
   if (endpoint.kind === 'unix') {
     await chmod(endpoint.path, 0o600);
@@ -295,7 +288,7 @@ export async function serve(provider: SecretProvider, options: ServeOptions): Pr
     if (options.healthz) {
       const { path = '/healthz', timeoutInMs = 5000 } = options.healthz;
       const healthz = await listenHttp(
-        healthzHandler(path, () => checkHealth(address, timeoutInMs)),
+        healthzHandler(path, () => checkHealth(dialTarget, timeoutInMs)),
         options.healthz,
       );
       listeners.push(healthz);
@@ -309,7 +302,7 @@ export async function serve(provider: SecretProvider, options: ServeOptions): Pr
       logger.info('Serving metrics', { port: metricsPort, path: '/metrics' });
     }
   } catch (error) {
-    server.forceShutdown();
+    server.forceClose();
     await Promise.all(listeners.map((listener) => listener.close()));
     throw error;
   }
@@ -334,10 +327,10 @@ export async function serve(provider: SecretProvider, options: ServeOptions): Pr
           for (const controller of inFlight) {
             controller.abort(new CodedError('ProviderShuttingDown', 'the provider is shutting down'));
           }
-          server.forceShutdown();
+          server.forceClose();
           resolve();
         }, shutdownTimeoutInMs);
-        server.tryShutdown(() => {
+        void server.close().then(() => {
           clearTimeout(timer);
           resolve();
         });

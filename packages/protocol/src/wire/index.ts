@@ -1,6 +1,10 @@
 /**
- * Hand-written protobuf codecs of both contracts, as grpc-js service definitions: what the daemons use at
- * run time instead of the reflection loader of the package root (which tests keep as the reference).
+ * The wire of both contracts without a reflection loader: hand-written protobuf codecs as grpc-js service
+ * definitions (what the driver serves and calls), and a unary gRPC server and one-shot client over
+ * `node:http2` (what a provider serves with, without @grpc/grpc-js).
  */
 export * from './provider.js';
 export * from './csi.js';
+export * from './status.js';
+export * from './server.js';
+export * from './client.js';

@@ -8,7 +8,7 @@
  * The checks are also exported one by one (`conformanceChecks`) so a test can run them outside mocha.
  */
 import * as assert from 'node:assert/strict';
-import { status } from '@grpc/grpc-js';
+import { StatusCode, statusCodeName } from '@secrets-store-csi/protocol/wire';
 import type { provider as wire } from '@secrets-store-csi/protocol';
 import { checkHealth } from '../health.js';
 import { checkFileMode, checkFilePath } from '../rules.js';
@@ -75,19 +75,19 @@ async function mountGood(context: ConformanceContext, input: Partial<DriverMount
     driverMountRequest({ parameters: context.target.goodAttributes, ...input }),
   );
   if (!result.ok)
-    assert.fail(`the good parameters failed to mount: ${status[result.code]} ${result.details}`);
+    assert.fail(`the good parameters failed to mount: ${statusCodeName(result.code)} ${result.details}`);
   return result.response;
 }
 
 function expectFailure(
   result: CallOutcome<wire.MountResponse__Output>,
-  codes: readonly status[],
+  codes: readonly StatusCode[],
   what: string,
 ): asserts result is Extract<CallOutcome<wire.MountResponse__Output>, { ok: false }> {
   if (result.ok) assert.fail(`${what}: the mount succeeded`);
   assert.ok(
     codes.includes(result.code),
-    `${what}: expected ${codes.map((code) => status[code]).join(' or ')}, got ${status[result.code]} (${result.details})`,
+    `${what}: expected ${codes.map((code) => statusCodeName(code)).join(' or ')}, got ${statusCodeName(result.code)} (${result.details})`,
   );
 }
 
@@ -138,7 +138,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
     title: 'answers Version with protocol v1alpha1, a runtime name and a semver runtime version',
     async run({ client }) {
       const result = await client.version();
-      if (!result.ok) assert.fail(`Version failed: ${status[result.code]} ${result.details}`);
+      if (!result.ok) assert.fail(`Version failed: ${statusCodeName(result.code)} ${result.details}`);
       assert.equal(result.response.version, 'v1alpha1');
       assert.notEqual(result.response.runtime_name, '', 'runtime_name is empty');
       assert.match(result.response.runtime_version, /^v?\d+\.\d+\.\d+/, 'runtime_version is not semver');
@@ -208,7 +208,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
           [field]: text,
         };
         const result = await context.client.mount(request);
-        expectFailure(result, [status.INVALID_ARGUMENT], `${field} ${JSON.stringify(text)}`);
+        expectFailure(result, [StatusCode.INVALID_ARGUMENT], `${field} ${JSON.stringify(text)}`);
         assert.equal(result.details, message);
       }
     },
@@ -220,7 +220,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
       const result = await context.client.mount(
         driverMountRequest({ parameters: context.target.unknownObjectAttributes }),
       );
-      expectFailure(result, [status.NOT_FOUND], 'unknown object');
+      expectFailure(result, [StatusCode.NOT_FOUND], 'unknown object');
       assert.match(result.details, /^failed to mount objects, error: /);
       assert.ok(result.errorCode !== undefined && result.errorCode !== '', 'no error code in the trailers');
     },
@@ -236,7 +236,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
         const result = await context.client.mount(driverMountRequest({ parameters }));
         expectFailure(
           result,
-          [status.INVALID_ARGUMENT, status.PERMISSION_DENIED],
+          [StatusCode.INVALID_ARGUMENT, StatusCode.PERMISSION_DENIED],
           JSON.stringify(parameters),
         );
       }
@@ -247,7 +247,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
     async run(context) {
       for (const parameters of context.target.invalidAttributes ?? []) {
         const result = await context.client.mount(driverMountRequest({ parameters }));
-        expectFailure(result, [status.INVALID_ARGUMENT], JSON.stringify(parameters));
+        expectFailure(result, [StatusCode.INVALID_ARGUMENT], JSON.stringify(parameters));
       }
     },
   },
@@ -289,7 +289,8 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
       const expected = results[0];
       if (!expected?.ok) assert.fail('a concurrent mount failed');
       for (const result of results) {
-        if (!result.ok) assert.fail(`a concurrent mount failed: ${status[result.code]} ${result.details}`);
+        if (!result.ok)
+          assert.fail(`a concurrent mount failed: ${statusCodeName(result.code)} ${result.details}`);
         assert.deepEqual(sortedFiles(result.response), sortedFiles(expected.response));
         assert.deepEqual(result.response.object_version, expected.response.object_version);
       }
@@ -308,7 +309,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
   {
     title: 'answers gRPC health checks SERVING, and healthz ok',
     async run({ target }) {
-      await checkHealth(`unix:${target.socketPath}`, 5000);
+      await checkHealth({ kind: 'unix', path: target.socketPath }, 5000);
       if (target.healthzUrl === undefined) return;
       const response = await fetch(target.healthzUrl);
       assert.equal(response.status, 200);

@@ -1,5 +1,5 @@
-import * as grpc from '@grpc/grpc-js';
 import { CodedError } from '@secrets-store-csi/core';
+import { StatusCode } from '@secrets-store-csi/protocol/wire';
 import { expect } from 'chai';
 import { ProviderError, isProviderError } from '../../src/errors.js';
 import { ERROR_CODE_METADATA_KEY, grpcStatusFor } from '../../src/serve.js';
@@ -30,23 +30,23 @@ describe('ProviderError', () => {
 describe('grpcStatusFor', () => {
   it('maps a kind to its status and carries the code in trailing metadata', () => {
     const status = grpcStatusFor(new ProviderError('unavailable', 'KeyVaultUnavailable', 'try later'));
-    expect(status.code).to.equal(grpc.status.UNAVAILABLE);
+    expect(status.code).to.equal(StatusCode.UNAVAILABLE);
     expect(status.details).to.equal('try later');
-    expect(status.metadata.get(ERROR_CODE_METADATA_KEY)).to.deep.equal(['KeyVaultUnavailable']);
+    expect(status.metadata).to.deep.equal({ [ERROR_CODE_METADATA_KEY]: 'KeyVaultUnavailable' });
   });
 
   it('maps anything else to Unknown, with a code only when the error has one', () => {
     const coded = grpcStatusFor(new CodedError('MountFailed', 'boom'));
-    expect([coded.code, coded.details, coded.metadata.get(ERROR_CODE_METADATA_KEY)]).to.deep.equal([
-      grpc.status.UNKNOWN,
+    expect([coded.code, coded.details, coded.metadata[ERROR_CODE_METADATA_KEY]]).to.deep.equal([
+      StatusCode.UNKNOWN,
       'boom',
-      ['MountFailed'],
+      'MountFailed',
     ]);
     const plain = grpcStatusFor('text');
-    expect([plain.code, plain.details, plain.metadata.get(ERROR_CODE_METADATA_KEY)]).to.deep.equal([
-      grpc.status.UNKNOWN,
+    expect([plain.code, plain.details, plain.metadata[ERROR_CODE_METADATA_KEY]]).to.deep.equal([
+      StatusCode.UNKNOWN,
       'text',
-      [],
+      undefined,
     ]);
   });
 });
