@@ -43,6 +43,22 @@ function text(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+/** The status of a stream reset without `grpc-status`, as PROTOCOL-HTTP2.md maps RST_STREAM codes. */
+function statusOfResetCode(code: number): StatusCode {
+  switch (code) {
+    case h2.NGHTTP2_REFUSED_STREAM:
+      return StatusCode.UNAVAILABLE;
+    case h2.NGHTTP2_CANCEL:
+      return StatusCode.CANCELLED;
+    case h2.NGHTTP2_ENHANCE_YOUR_CALM:
+      return StatusCode.RESOURCE_EXHAUSTED;
+    case h2.NGHTTP2_INADEQUATE_SECURITY:
+      return StatusCode.PERMISSION_DENIED;
+    default:
+      return StatusCode.INTERNAL;
+  }
+}
+
 /** Calls the unary method `path` on `target` over a connection of its own, closed before it settles. */
 export function callUnary(
   target: ListenTarget,
@@ -110,7 +126,10 @@ export function callUnary(
       'user-agent': 'secrets-store-csi-unary/1',
       ...metadataHeaders(options.metadata),
     });
-    stream.on('error', unavailable);
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      // A reset by the server is read from its code on 'close'; anything else is the connection failing.
+      if (error.code !== 'ERR_HTTP2_STREAM_ERROR') unavailable(error);
+    });
 
     let responseHeaders: IncomingHttpHeaders | undefined;
     let trailers: IncomingHttpHeaders | undefined;
@@ -152,7 +171,7 @@ export function callUnary(
         } else {
           settle({
             error: new GrpcStatusError(
-              stream.rstCode === h2.NGHTTP2_REFUSED_STREAM ? StatusCode.UNAVAILABLE : StatusCode.INTERNAL,
+              statusOfResetCode(stream.rstCode),
               `the stream closed without a status (HTTP/2 code ${stream.rstCode})`,
             ),
           });
