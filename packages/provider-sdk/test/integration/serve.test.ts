@@ -376,7 +376,7 @@ describe('serve', () => {
     });
   });
 
-  it('logs each call and records it in the grpc_request histogram, from one interceptor', async () => {
+  it('logs each call and records it in the grpc_request histogram, from one call recorder', async () => {
     const registry = createMetricsRegistry({ processMetrics: false });
     const logger = recordingLogger();
     const { fake, client } = await start({ registry, logger });
