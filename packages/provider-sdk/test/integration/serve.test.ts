@@ -449,6 +449,61 @@ describe('serve', () => {
     expect(await registry.metrics()).to.contain('grpc_code="Canceled",grpc_message="context canceled"');
   });
 
+  it("aborts the mount at the driver's deadline, and answers and records DeadlineExceeded", async () => {
+    const registry = createMetricsRegistry({ processMetrics: false });
+    const { fake, client } = await start({ registry });
+    const held = fake.hold();
+    const outcome = client.mount(driverMountRequest({ parameters: {} }), {
+      deadline: new Date(Date.now() + 500),
+    });
+    await held.waiting(1);
+    const signal = fake.calls[0]!.abortSignal;
+    if (!signal.aborted) await once(signal, 'abort');
+    expect((signal.reason as Error).message).to.equal("the driver's deadline for the mount passed");
+    expect(failed(await outcome).code).to.equal(grpc.status.DEADLINE_EXCEEDED);
+    held.release();
+    expect(await registry.metrics()).to.contain(
+      'grpc_code="DeadlineExceeded",grpc_message="DeadlineExceeded"',
+    );
+  });
+
+  it('answers a request message that does not decode with Internal, without calling the provider', async () => {
+    const { fake, running } = await start();
+    const raw = new grpc.Client(`unix:${running.socketPath}`, grpc.credentials.createInsecure());
+    try {
+      const error = await new Promise<grpc.ServiceError | null>((resolve) => {
+        raw.makeUnaryRequest(
+          '/v1alpha1.CSIDriverProvider/Mount',
+          (value: Buffer) => value,
+          (value: Buffer) => value,
+          Buffer.from([0x0a, 0x7f, 0x61]), // attributes: a string of 127 bytes, 1 present
+          (caught) => {
+            resolve(caught);
+          },
+        );
+      });
+      expect(error?.code).to.equal(grpc.status.INTERNAL);
+      expect(error?.details).to.match(/^grpc: error unmarshalling request: /);
+      expect(fake.calls).to.have.length(0);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('serves on a TCP endpoint, its healthz dialing the port it was given', async () => {
+    const server = await serve(new FakeProvider(), {
+      endpoint: 'tcp://127.0.0.1:0',
+      signals: [],
+      healthz: { port: 0, host: '127.0.0.1', timeoutInMs: 2000 },
+    });
+    try {
+      const response = await fetch(`http://127.0.0.1:${server.healthzPort}/healthz`);
+      expect([response.status, await response.text()]).to.deep.equal([200, 'ok']);
+    } finally {
+      await server.shutdown();
+    }
+  });
+
   describe('health', () => {
     function healthClient(path: string) {
       return new grpc.Client(`unix:${path}`, grpc.credentials.createInsecure(), {
