@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
+import fc from 'fast-check';
 import {
   GrpcStatusError,
   StatusCode,
@@ -228,6 +229,16 @@ describe('wire: the unary gRPC server over node:http2', () => {
       await start();
       const { error } = await grpcCall(grpcClient(), FAIL, Buffer.from('plain'));
       expect([error?.code, error?.details]).to.deep.equal([grpc.status.UNKNOWN, 'a plain failure']);
+    });
+
+    it('answers INTERNAL when a handler answers something that is not bytes', async () => {
+      const running = await start();
+      running.register('/test.Echo/Odd', () => 'text' as unknown as Uint8Array);
+      const { error } = await grpcCall(grpcClient(), '/test.Echo/Odd', Buffer.from('x'));
+      expect([error?.code, error?.details]).to.deep.equal([
+        grpc.status.INTERNAL,
+        'grpc: cannot send the response: the handler answered no bytes',
+      ]);
     });
 
     it('answers UNIMPLEMENTED for an unknown method or service, as grpc-go words it', async () => {
@@ -447,6 +458,22 @@ describe('wire: the unary gRPC server over node:http2', () => {
       if (!signal.aborted) await once(signal, 'abort');
       expect(ends).to.deep.equal([{ path: HOLD, end: { cancelled: true } }]);
       expect((await raw({}, framed(Buffer.from('after')))).status['grpc-status']).to.equal('0');
+    });
+
+    it('answers any request body with a status, and keeps serving (fixed seed)', async function () {
+      // A body the client never ends is answered at its 100 ms deadline.
+      this.timeout(60_000);
+      await start({ maxReceiveMessageSizeInBytes: 64 });
+      const chunkedBody = fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 4 });
+      await fc.assert(
+        fc.asyncProperty(chunkedBody, fc.boolean(), async (chunks, end) => {
+          const answer = await raw({ 'grpc-timeout': '100m' }, Buffer.concat(chunks), { end });
+          const code = Number(answer.status['grpc-status']);
+          expect(code).to.be.oneOf([StatusCode.OK, StatusCode.INTERNAL, StatusCode.RESOURCE_EXHAUSTED, 4]);
+        }),
+        { seed: 1313, numRuns: 60 },
+      );
+      expect((await raw({}, framed(Buffer.from('ok')))).status['grpc-status']).to.equal('0');
     });
 
     it('survives garbage instead of HTTP/2, and a client that goes away mid-request', async () => {

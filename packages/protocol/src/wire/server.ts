@@ -384,8 +384,16 @@ export function createUnaryServer(options: UnaryServerOptions = {}): UnaryServer
 
     function respond(response: Uint8Array): void {
       if (answered || ended) return;
-      if (response.byteLength > 0xffff_ffff) {
-        fail({ code: StatusCode.INTERNAL, details: 'grpc: the response message is over 4 GiB' });
+      let body: Buffer;
+      try {
+        if (!(response instanceof Uint8Array)) throw new Error('the handler answered no bytes');
+        if (response.byteLength > 0xffff_ffff) throw new Error('the response message is over 4 GiB');
+        body = frame(response);
+      } catch (error) {
+        fail({
+          code: StatusCode.INTERNAL,
+          details: `grpc: cannot send the response: ${error instanceof Error ? error.message : String(error)}`,
+        });
         return;
       }
       answered = true;
@@ -403,8 +411,9 @@ export function createUnaryServer(options: UnaryServerOptions = {}): UnaryServer
           }
         });
         // One write: the prefix and the message go out as one run of DATA frames.
-        stream.end(frame(response));
+        stream.end(body);
       } catch {
+        // The stream went away under us; its 'close' ends the call as cancelled.
         stream.close(h2.NGHTTP2_INTERNAL_ERROR);
         return;
       }
