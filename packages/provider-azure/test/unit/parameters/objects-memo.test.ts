@@ -30,7 +30,7 @@ const servicePrincipal = { clientid: 'app', clientsecret: 'sp-secret' };
 function parse(
   memo: ObjectsMemo | undefined,
   overrides: Record<string, string> = {},
-  secrets = servicePrincipal,
+  secrets: Readonly<Record<string, string>> = servicePrincipal,
 ) {
   return parseMountParameters(
     { attributes: attributes(overrides), secrets },
