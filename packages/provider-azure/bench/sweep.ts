@@ -9,8 +9,10 @@
  * - the same 20-object mounts (1 and 16 in flight) through upstream's Go provider v1.8.2 (built by
  *   scripts/test-world/build.sh; the row says why when it is not), against the same doubles, so the 4x goal
  *   can be judged against what upstream does on the same machine;
- * - the provider's RSS idle (started, no mount yet) and after the sweeps, and its peak against the
- *   memory limit of deploy/provider-azure/daemonset.yaml, whose NODE_OPTIONS the provider runs with.
+ * - the provider's RSS idle (started, no mount yet), 1 s after the sweeps and settled (8 s after, once its
+ *   heap compactor has run: the goal is judged there), each with where it is (RssAnon/RssFile, V8 heap used
+ *   and committed, external), and its peak against the memory limit of deploy/provider-azure/daemonset.yaml,
+ *   whose NODE_OPTIONS the provider runs with.
  * Each figure of issue 13 is printed beside its goal, with the load average of the machine.
  *
  *   pnpm --filter @secrets-store-csi/provider-azure bench [-- --latency-ms=5] [--no-upstream]
