@@ -111,7 +111,7 @@ describe('Azure provider chart', () => {
       const provider = container(get(objects, 'DaemonSet', AZURE_DS), 'provider-azure-installer');
       const manifest = await manifestContainer('provider-azure', 'provider-azure-installer');
       expect(provider.resources).to.deep.equal(manifest.resources);
-      expect(envValue(provider, 'NODE_OPTIONS')).to.equal('--max-semi-space-size=1 --max-old-space-size=128');
+      expect(envValue(provider, 'NODE_OPTIONS')).to.equal('--max-semi-space-size=4 --max-old-space-size=128');
       expect(envValue(provider, 'NODE_OPTIONS')).to.equal(envValue(manifest, 'NODE_OPTIONS'));
       for (const name of ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_']) {
         expect(envValue(provider, name), name).to.be.a('string');
@@ -212,7 +212,7 @@ describe('Azure provider chart', () => {
     const ds = get(objects, 'DaemonSet', AZURE_DS);
     const provider = container(ds, 'provider-azure-installer');
     expect(provider.env).to.deep.equal([
-      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1 --max-old-space-size=128' },
+      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=4 --max-old-space-size=128' },
       { name: 'MALLOC_ARENA_MAX', value: '1' },
       { name: 'MALLOC_MMAP_THRESHOLD_', value: '65536' },
       { name: 'MALLOC_TRIM_THRESHOLD_', value: '131072' },

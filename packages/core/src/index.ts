@@ -7,6 +7,7 @@ export * from './metrics/index.js';
 export * from './cli/flags.js';
 export * from './cli/endpoint.js';
 export { goJsonStringMap } from './gojson.js';
+export { HeapCompactor, compactHeap, type HeapCompactorOptions } from './heap-compactor.js';
 export {
   errorCodeOf,
   statusText,

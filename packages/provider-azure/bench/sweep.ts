@@ -6,11 +6,16 @@
  * - the Key Vault requests of one rotation sweep: 100 pods sharing one SecretProviderClass of 5 objects
  *   under one identity, remounted all at once as the driver's rotation does (upstream makes 500);
  * - 20-object mounts with 16 in flight (goal: p50 no slower than 4x the p50 of one in flight);
- * - the provider's RSS idle (started, no mount yet) and after the sweeps, and its peak against the
- *   memory limit of deploy/provider-azure/daemonset.yaml, whose NODE_OPTIONS the provider runs with.
+ * - the same 20-object mounts (1 and 16 in flight) through upstream's Go provider v1.8.2 (built by
+ *   scripts/test-world/build.sh; the row says why when it is not), against the same doubles, so the 4x goal
+ *   can be judged against what upstream does on the same machine;
+ * - the provider's RSS idle (started, no mount yet), 1 s after the sweeps and settled (8 s after, once its
+ *   heap compactor has run: the goal is judged there), each with where it is (RssAnon/RssFile, V8 heap used
+ *   and committed, external), and its peak against the memory limit of deploy/provider-azure/daemonset.yaml,
+ *   whose NODE_OPTIONS the provider runs with.
  * Each figure of issue 13 is printed beside its goal, with the load average of the machine.
  *
- *   pnpm --filter @secrets-store-csi/provider-azure bench [-- --latency-ms=5]
+ *   pnpm --filter @secrets-store-csi/provider-azure bench [-- --latency-ms=5] [--no-upstream]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,6 +26,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { ProviderClient, driverMountRequest } from '@secrets-store-csi/provider-sdk/testing';
+import { artifact, freePort } from '@secrets-store-csi/test-support';
 import type { WorldCommand, WorldReady, WorldStats } from './world.js';
 
 const { values } = parseArgs({
@@ -31,6 +37,7 @@ const { values } = parseArgs({
     // The image runs dist/bundle/main.mjs on plain Node; --from-source measures src through tsx instead.
     'from-source': { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '16' },
+    'no-upstream': { type: 'boolean', default: false },
   },
 });
 const keyVaultLatencyMs = Number(values['latency-ms']);
@@ -120,6 +127,32 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** RssAnon (V8 heap, malloc) and RssFile (node and its libraries mapped in) of `pid`, in MiB. */
+function rssParts(pid: number): { anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const mib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
+  return { anon: mib('RssAnon'), file: mib('RssFile') };
+}
+
+/** A sum of one metric of the provider's /metrics (prom-client's process metrics), in MiB for bytes. */
+async function providerMetricMiB(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.split(' ').at(-1));
+  }
+  return total / (1024 * 1024);
+}
+
+/** Where the provider's RSS is: /proc's split, and V8's heap used and committed and its external memory. */
+async function memoryText(pid: number, metricsPort: number): Promise<string> {
+  const { anon, file } = rssParts(pid);
+  const used = await providerMetricMiB(metricsPort, 'nodejs_heap_size_used_bytes');
+  const committed = await providerMetricMiB(metricsPort, 'nodejs_heap_size_total_bytes');
+  const external = await providerMetricMiB(metricsPort, 'nodejs_external_memory_bytes');
+  return `RssAnon ${anon.toFixed(1)} / RssFile ${file.toFixed(1)} MiB; V8 heap used ${used.toFixed(1)} of ${committed.toFixed(1)} MiB committed, external ${external.toFixed(1)} MiB`;
+}
+
 const rows: [string, string, string, string][] = [];
 function row(measure: string, figure: string, goal = '', met?: boolean): void {
   rows.push([measure, figure, goal, met === undefined ? '' : met ? 'met' : 'NOT MET']);
@@ -134,17 +167,26 @@ async function inPool(count: number, width: number, work: (i: number) => Promise
   await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
 }
 
+/** How long the bench waits after the sweeps for the provider to settle (its quiet compaction runs 5 s after
+ * the last mount, checked every second). */
+const SETTLE_MS = 7_000;
+
 /** Every provider started, so a failed run stops them too. */
 const providers: ChildProcess[] = [];
 
-async function startProvider(socket: string, caPath: string, cacheTtl: string): Promise<ChildProcess> {
+async function startProvider(
+  socket: string,
+  caPath: string,
+  cacheTtl: string,
+  metricsPort = 0,
+): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
       ...providerArgs,
       `--endpoint=unix://${socket}`,
       '--healthz-port=0',
-      '--prometheus-port=0',
+      `--prometheus-port=${metricsPort}`,
       `--object-cache-ttl=${cacheTtl}`,
     ],
     {
@@ -167,28 +209,74 @@ async function startProvider(socket: string, caPath: string, cacheTtl: string): 
   return child;
 }
 
+/** Upstream's Go provider with its chart's flags, the bench CA as its only trusted root. */
+async function startUpstreamProvider(binary: string, socket: string, caPath: string): Promise<ChildProcess> {
+  const child = spawn(
+    binary,
+    [
+      `--endpoint=unix://${socket}`,
+      '--construct-pem-chain=true',
+      `--healthz-port=${await freePort()}`,
+      `--prometheus-port=${await freePort()}`,
+    ],
+    { env: { ...process.env, SSL_CERT_FILE: caPath }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  providers.push(child);
+  let log = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-4096);
+  });
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(socket)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`upstream's provider did not serve (${String(child.exitCode)}): ${log}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return child;
+}
+
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   await once(child, 'exit');
 }
 
+/** Upstream's Go provider binary, or why its rows are skipped. */
+const upstreamBinary = await (async (): Promise<{ path: string } | { problem: string }> => {
+  if (values['no-upstream']) return { problem: 'skipped (--no-upstream)' };
+  try {
+    const path = await artifact('upstream-provider-azure');
+    return existsSync(path)
+      ? { path }
+      : { problem: `not built (${path} is missing): run bash scripts/test-world/build.sh` };
+  } catch (error) {
+    return { problem: `not built: ${error instanceof Error ? error.message : String(error)}` };
+  }
+})();
+
 const dir = await mkdtemp(join(tmpdir(), 'azure-bench-'));
 // Key Vault and Entra stand-ins in their own process (bench/world.ts), so their CPU is neither counted as
 // the bench's nor steals the bench's event loop while it times a mount.
 const world = fork(
   new URL('world.ts', import.meta.url).pathname,
-  [`--latency-ms=${String(keyVaultLatencyMs)}`, `--tenant=${TENANT}`],
+  [
+    `--latency-ms=${String(keyVaultLatencyMs)}`,
+    `--tenant=${TENANT}`,
+    ...('path' in upstreamBinary ? ['--instance-discovery'] : []),
+  ],
   { execArgv: ['--conditions=source', '--import=tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
 );
-const { caCertPath, cloudFile } = await new Promise<WorldReady>((resolve, reject) => {
-  world.once('message', (message: WorldReady) => {
-    resolve(message);
-  });
-  world.once('exit', (code) => {
-    reject(new Error(`the bench world exited (${String(code)}) before serving`));
-  });
-});
+const { caCertPath, cloudFile, instanceDiscoveryProblem } = await new Promise<WorldReady>(
+  (resolve, reject) => {
+    world.once('message', (message: WorldReady) => {
+      resolve(message);
+    });
+    world.once('exit', (code) => {
+      reject(new Error(`the bench world exited (${String(code)}) before serving`));
+    });
+  },
+);
 function tell(command: WorldCommand): void {
   world.send(command);
 }
@@ -234,81 +322,123 @@ try {
     }`,
   );
 
-  // 1. Latency, every mount reaching Key Vault (cache off), after a warm-up mount (token, connections).
-  const uncachedSocket = join(dir, 'uncached.sock');
-  const uncached = await startProvider(uncachedSocket, caCertPath, '0s');
-  const uncachedClient = new ProviderClient(uncachedSocket, { authority: 'localhost' });
-  const p50: Record<string, number> = {};
-  /** CPU seconds of the provider, of the Key Vault/Entra stand-ins and of this bench (the gRPC client). */
-  const cpuNow = () => {
+  /** CPU seconds of a provider, of the Key Vault/Entra stand-ins and of this bench (the gRPC client). */
+  const cpuNow = (pid: number) => {
     const bench = process.cpuUsage();
     return {
-      provider: cpuSeconds(uncached.pid ?? 0),
+      provider: cpuSeconds(pid),
       world: cpuSeconds(world.pid ?? 0),
       bench: (bench.user + bench.system) / 1e6,
     };
   };
   /** Milliseconds of CPU per object fetched from Key Vault since `before`, per process. */
-  const cpuPerObject = (before: ReturnType<typeof cpuNow>, objects: number) => {
-    const after = cpuNow();
+  const cpuPerObject = (pid: number, before: ReturnType<typeof cpuNow>, objects: number) => {
+    const after = cpuNow(pid);
     const ms = (key: keyof typeof after) => ((1000 * (after[key] - before[key])) / objects).toFixed(2);
-    return `provider ${ms('provider')} ms, Key Vault double ${ms('world')} ms, bench client ${ms('bench')} ms`;
+    return {
+      text: `provider ${ms('provider')} ms, Key Vault double ${ms('world')} ms, bench client ${ms('bench')} ms`,
+      provider: (1000 * (after.provider - before.provider)) / objects,
+    };
   };
-  let providerMsPerObject = NaN;
-  for (const count of [1, 20]) {
-    await mountOrThrow(uncachedClient, count, 0);
+  /** Mounts of `count` objects one at a time (after a warm-up mount: token, connections). */
+  const oneInFlight = async (client: ProviderClient, pid: number, count: number) => {
+    await mountOrThrow(client, count, 0);
     const samples: number[] = [];
-    const before = cpuNow();
+    const before = cpuNow(pid);
     for (let i = 0; i < iterations; i++) {
       const started = performance.now();
-      await mountOrThrow(uncachedClient, count, 0);
+      await mountOrThrow(client, count, 0);
       samples.push(performance.now() - started);
     }
-    p50[`${count}x1`] = percentile(samples, 50);
-    row(
-      `mount of ${count} object(s), 1 in flight, cache off: p50 / p99`,
-      `${percentile(samples, 50).toFixed(1)} / ${percentile(samples, 99).toFixed(1)} ms`,
-    );
-    if (count === 20) {
-      row(
-        '  CPU per object, 1 in flight (from /proc, user + system)',
-        cpuPerObject(before, count * iterations),
-      );
-    }
-  }
-  {
+    return { samples, cpu: cpuPerObject(pid, before, count * iterations) };
+  };
+  /** 20-object mounts of distinct pods, `concurrency` in flight. */
+  const manyInFlight = async (client: ProviderClient, pid: number) => {
     const samples: number[] = [];
     const mounts = iterations * 2;
-    const before = cpuNow();
+    const before = cpuNow(pid);
     await inPool(mounts, concurrency, async (i) => {
       const started = performance.now();
-      await mountOrThrow(uncachedClient, 20, i);
+      await mountOrThrow(client, 20, i);
       samples.push(performance.now() - started);
     });
-    providerMsPerObject = (1000 * (cpuNow().provider - before.provider)) / (20 * mounts);
-    const limit = 4 * (p50['20x1'] ?? 0);
-    row(
-      `mount of 20 objects, ${concurrency} in flight, cache off: p50`,
-      `${percentile(samples, 50).toFixed(1)} ms (p99 ${percentile(samples, 99).toFixed(1)} ms)`,
-      `<= 4 x p50 at 1 in flight = ${limit.toFixed(1)} ms`,
-      percentile(samples, 50) <= limit,
-    );
-    row(`  CPU per object, ${concurrency} in flight`, cpuPerObject(before, 20 * mounts));
-    // The provider is one thread: with every slot busy a mount waits for the CPU of the mounts beside it.
-    row(
-      `  floor of that p50 set by the provider's CPU alone (${concurrency} x 20 x CPU per object)`,
-      `${(concurrency * 20 * providerMsPerObject).toFixed(1)} ms`,
-    );
-  }
+    return { samples, cpu: cpuPerObject(pid, before, 20 * mounts) };
+  };
+  const p50and99 = (samples: readonly number[]) =>
+    `${percentile(samples, 50).toFixed(1)} / ${percentile(samples, 99).toFixed(1)} ms`;
+
+  // 1. Latency, every mount reaching Key Vault (cache off).
+  const uncachedSocket = join(dir, 'uncached.sock');
+  const uncached = await startProvider(uncachedSocket, caCertPath, '0s');
+  const uncachedClient = new ProviderClient(uncachedSocket, { authority: 'localhost' });
+  const uncachedPid = uncached.pid ?? 0;
+  const single = await oneInFlight(uncachedClient, uncachedPid, 1);
+  row('mount of 1 object(s), 1 in flight, cache off: p50 / p99', p50and99(single.samples));
+  const ours1 = await oneInFlight(uncachedClient, uncachedPid, 20);
+  row('mount of 20 object(s), 1 in flight, cache off: p50 / p99', p50and99(ours1.samples));
+  row('  CPU per object, 1 in flight (from /proc, user + system)', ours1.cpu.text);
+  const ours16 = await manyInFlight(uncachedClient, uncachedPid);
+  const ours1p50 = percentile(ours1.samples, 50);
+  const ours16p50 = percentile(ours16.samples, 50);
+  row(
+    `mount of 20 objects, ${concurrency} in flight, cache off: p50`,
+    `${ours16p50.toFixed(1)} ms (p99 ${percentile(ours16.samples, 99).toFixed(1)} ms)`,
+    `<= 4 x p50 at 1 in flight = ${(4 * ours1p50).toFixed(1)} ms`,
+    ours16p50 <= 4 * ours1p50,
+  );
+  row(`  CPU per object, ${concurrency} in flight`, ours16.cpu.text);
+  // The provider is one thread: with every slot busy a mount waits for the CPU of the mounts beside it.
+  row(
+    `  floor of that p50 set by the provider's CPU alone (${concurrency} x 20 x CPU per object)`,
+    `${(concurrency * 20 * ours16.cpu.provider).toFixed(1)} ms`,
+  );
   uncachedClient.close();
   await stop(uncached);
 
+  // 1b. The same 20-object mounts through upstream's Go provider (a credential, clients and connections per
+  // mount, as upstream has it; Go uses both cores), for the ratio the 4x goal asks of ours.
+  const upstreamProblem =
+    'problem' in upstreamBinary
+      ? upstreamBinary.problem
+      : instanceDiscoveryProblem !== undefined
+        ? `skipped: MSAL Go needs login.microsoftonline.com served: ${instanceDiscoveryProblem}`
+        : undefined;
+  if (upstreamProblem !== undefined || !('path' in upstreamBinary)) {
+    row("upstream's Go provider v1.8.2, 20 objects: p50 1 / 16 in flight", upstreamProblem ?? 'skipped');
+  } else {
+    const upstreamSocket = join(dir, 'upstream.sock');
+    const upstream = await startUpstreamProvider(upstreamBinary.path, upstreamSocket, caCertPath);
+    const upstreamClient = new ProviderClient(upstreamSocket, { authority: 'localhost' });
+    const upstreamPid = upstream.pid ?? 0;
+    const theirs1 = await oneInFlight(upstreamClient, upstreamPid, 20);
+    const theirs16 = await manyInFlight(upstreamClient, upstreamPid);
+    upstreamClient.close();
+    await stop(upstream);
+    const theirs1p50 = percentile(theirs1.samples, 50);
+    const theirs16p50 = percentile(theirs16.samples, 50);
+    row("upstream's Go provider v1.8.2, 20 objects, 1 in flight: p50 / p99", p50and99(theirs1.samples));
+    row('  its CPU per object, 1 in flight', theirs1.cpu.text);
+    row(
+      `upstream's Go provider v1.8.2, 20 objects, ${concurrency} in flight: p50`,
+      `${theirs16p50.toFixed(1)} ms (p99 ${percentile(theirs16.samples, 99).toFixed(1)} ms)`,
+      `<= 4 x its p50 at 1 in flight = ${(4 * theirs1p50).toFixed(1)} ms`,
+      theirs16p50 <= 4 * theirs1p50,
+    );
+    row(`  its CPU per object, ${concurrency} in flight`, theirs16.cpu.text);
+    row(
+      `ratio p50 ${concurrency} in flight / 1 in flight: ours vs upstream`,
+      `${(ours16p50 / ours1p50).toFixed(1)}x vs ${(theirs16p50 / theirs1p50).toFixed(1)}x; ${concurrency} in flight: ours ${ours16p50.toFixed(1)} ms vs upstream ${theirs16p50.toFixed(1)} ms`,
+    );
+  }
+
   // 2. One rotation sweep: every pod remounted at once, one identity, 5 shared objects, default cache.
   const socket = join(dir, 'azure.sock');
-  const provider = await startProvider(socket, caCertPath, '1m');
+  const metricsPort = await freePort();
+  const provider = await startProvider(socket, caCertPath, '1m', metricsPort);
   const client = new ProviderClient(socket, { authority: 'localhost' });
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const rssIdle = rssMiB(provider.pid ?? 0);
+  const memoryIdle = await memoryText(provider.pid ?? 0, metricsPort);
   tell({ type: 'clear' });
   const cpuBefore = cpuSeconds(provider.pid ?? 0);
   const started = performance.now();
@@ -335,6 +465,13 @@ try {
   row('second sweep within the cache TTL: Key Vault requests', String((await worldStats()).requests));
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const rssAfter = rssMiB(provider.pid ?? 0);
+  const memoryAfter = await memoryText(provider.pid ?? 0, metricsPort);
+  // The provider gives memory back once quiet (core's HeapCompactor, 5 s after the last mount, src/app.ts); the
+  // goal is judged on that settled figure, as a node holds it between rotation sweeps (2 minutes apart by
+  // default), and the figure right after the sweep is printed beside it, with the peak below.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const rssSettled = rssMiB(provider.pid ?? 0);
+  const memorySettled = await memoryText(provider.pid ?? 0, metricsPort);
   const peak = rssMiB(provider.pid ?? 0, 'VmHWM');
   row(
     'provider RSS idle (started, before any mount)',
@@ -342,7 +479,16 @@ try {
     '<= 60 MiB',
     rssIdle <= 60,
   );
-  row(`provider RSS after the ${pods}-pod sweeps`, `${rssAfter.toFixed(1)} MiB`, '<= 95 MiB', rssAfter <= 95);
+  row('  where (idle)', memoryIdle);
+  row(`provider RSS 1 s after the ${pods}-pod sweeps (before it settles)`, `${rssAfter.toFixed(1)} MiB`);
+  row('  where (1 s after)', memoryAfter);
+  row(
+    `provider RSS ${(1 + SETTLE_MS / 1000).toFixed(0)} s after the ${pods}-pod sweeps (settled; the goal)`,
+    `${rssSettled.toFixed(1)} MiB`,
+    '<= 95 MiB',
+    rssSettled <= 95,
+  );
+  row('  where (settled)', memorySettled);
   row(
     'provider peak RSS (VmHWM) vs the DaemonSet memory limit',
     `${peak.toFixed(1)} MiB (${((100 * peak) / memoryLimitMiB).toFixed(0)} % of ${memoryLimitMiB} MiB)`,

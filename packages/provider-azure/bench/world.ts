@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   createTestPki,
+  issueInstanceDiscoveryServing,
   issueLocalhostServing,
   issueVaultServing,
   startKeyVaultDouble,
@@ -25,6 +26,11 @@ export interface WorldReady {
   readonly type: 'ready';
   readonly caCertPath: string;
   readonly cloudFile: string;
+  /**
+   * Why login.microsoftonline.com is not served (MSAL Go, in upstream's provider, asks it about the authority
+   * before its first token), when it was asked for and could not be; undefined otherwise.
+   */
+  readonly instanceDiscoveryProblem?: string;
 }
 
 export interface WorldStats {
@@ -45,13 +51,27 @@ const { values } = parseArgs({
     tenant: { type: 'string', default: 'bench-tenant' },
     vault: { type: 'string', default: 'benchkv' },
     secrets: { type: 'string', default: '20' },
+    // Serve login.microsoftonline.com too (port 443, /etc/hosts), for upstream's Go provider.
+    'instance-discovery': { type: 'boolean', default: false },
   },
 });
 const tenantId = values.tenant;
 
 const dir = await mkdtemp(join(tmpdir(), 'azure-bench-world-'));
 const pki = await createTestPki(dir);
-const entra = await startTokenEndpoint(await issueLocalhostServing(pki, 'sts'));
+const serving = await issueLocalhostServing(pki, 'sts');
+let instanceDiscoveryProblem: string | undefined;
+const startEntra = async (withDiscovery: boolean) =>
+  startTokenEndpoint({
+    ...serving,
+    ...(withDiscovery && {
+      instanceDiscoveryServing: await issueInstanceDiscoveryServing(pki, 'login'),
+    }),
+  });
+const entra = await startEntra(values['instance-discovery']).catch(async (error: unknown) => {
+  instanceDiscoveryProblem = error instanceof Error ? error.message : String(error);
+  return startEntra(false);
+});
 entra.addServicePrincipal({ tenantId, clientId: 'bench-app', clientSecret: 'bench-secret' });
 const kv = await startKeyVaultDouble({
   ...(await issueVaultServing(pki, 'vault')),
@@ -105,5 +125,10 @@ process.on('message', (command: WorldCommand) => {
 process.on('disconnect', () => {
   void stop();
 });
-const ready: WorldReady = { type: 'ready', caCertPath: pki.caCertPath, cloudFile };
+const ready: WorldReady = {
+  type: 'ready',
+  caCertPath: pki.caCertPath,
+  cloudFile,
+  ...(instanceDiscoveryProblem !== undefined && { instanceDiscoveryProblem }),
+};
 process.send?.(ready);

@@ -35,6 +35,7 @@ import type { AuthConfig, CloudEnvironment, KeyVaultObject } from './model.js';
 import {
   fileModeOf,
   fileNameOf,
+  ObjectsMemo,
   parseMountParameters,
   usesObjectSources,
   vaultUrl,
@@ -108,6 +109,8 @@ export class AzureProvider implements SecretProvider {
   readonly #options: AzureProviderOptions;
   readonly #deps: AzureProviderDependencies;
   readonly #cache: CoalescingCache<CachedValue> | undefined;
+  /** The parsed `objects` of the classes mounted lately: pods of one class send the same text. */
+  readonly #objectsMemo = new ObjectsMemo();
 
   constructor(options: AzureProviderOptions, deps: AzureProviderDependencies) {
     if (!Number.isInteger(options.maxConcurrentFetchesPerMount) || options.maxConcurrentFetchesPerMount < 1) {
@@ -135,6 +138,7 @@ export class AzureProvider implements SecretProvider {
       { attributes: request.attributes, secrets: request.secrets },
       {
         defaultCloud: this.#options.defaultCloud,
+        objectsMemo: this.#objectsMemo,
         ...(this.#options.readFile ? { readFile: this.#options.readFile } : {}),
       },
     );

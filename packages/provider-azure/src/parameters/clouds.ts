@@ -8,7 +8,7 @@
  * argument of each call; the variable is only the fallback when the SecretProviderClass names no file, which
  * is how upstream behaves for such a request when no other mount has set the variable.
  */
-import { constants } from 'node:fs';
+import { constants, type BigIntStats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { parameterError } from '../errors.js';
 import type { CloudEnvironment } from '../model.js';
@@ -211,11 +211,78 @@ function environmentFromJson(path: string, text: string): CloudEnvironment {
 }
 
 /**
+ * Environment files read by the default reader, by path, with the file's identity and times when it was read:
+ * every pod of a class names the same file, and a mount then costs one stat instead of reading and parsing it
+ * again. Any change of the file (a new inode, size, mtime or ctime, in nanoseconds) reads it again, as upstream
+ * reads it on every mount; a file changed less than RECENT_CHANGE_NS before it was read is not kept, so a
+ * rewrite within one tick of the file system's clock cannot hide behind an unchanged time stamp.
+ */
+export class CloudFileMemo {
+  readonly #files = new Map<string, { readonly key: string; readonly environment: CloudEnvironment }>();
+  readonly #now: () => number;
+  readonly #maxFiles: number;
+
+  constructor(options: { now?: () => number; maxFiles?: number } = {}) {
+    this.#now = options.now ?? Date.now;
+    this.#maxFiles = options.maxFiles ?? 16;
+  }
+
+  /** A stat, and the file read (readCloudFile) and parsed only when it is new or has changed. */
+  async load(path: string): Promise<CloudEnvironment> {
+    let stats: BigIntStats | undefined;
+    try {
+      stats = await stat(path, { bigint: true });
+    } catch {
+      // readCloudFile stats again and words the failure.
+    }
+    const key = stats?.isFile() === true ? statKey(stats) : undefined;
+    const known = this.#files.get(path);
+    if (key !== undefined && known?.key === key) return known.environment;
+    let text: string;
+    try {
+      text = await readCloudFile(path);
+    } catch (error) {
+      throw new Error(readFailure(path, error));
+    }
+    const environment = environmentFromJson(path, text);
+    const nowNs = BigInt(Math.floor(this.#now())) * 1_000_000n;
+    if (
+      stats !== undefined &&
+      key !== undefined &&
+      nowNs - stats.mtimeNs > RECENT_CHANGE_NS &&
+      nowNs - stats.ctimeNs > RECENT_CHANGE_NS
+    ) {
+      this.#files.delete(path);
+      this.#files.set(path, { key, environment });
+      for (const oldest of this.#files.keys()) {
+        if (this.#files.size <= this.#maxFiles) break;
+        this.#files.delete(oldest);
+      }
+    }
+    return environment;
+  }
+
+  get size(): number {
+    return this.#files.size;
+  }
+}
+
+const RECENT_CHANGE_NS = 2_000_000_000n;
+
+function statKey(stats: BigIntStats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+}
+
+/** The default reader's memo (environmentFromJson freezes what it returns: shared safely). */
+const cloudFiles = new CloudFileMemo();
+
+/**
  * Loads an Azure Stack environment file. An empty path fails as Go's os.ReadFile("") does, without asking
  * the file system.
  */
 async function loadEnvironmentFile(path: string, readFile: ReadTextFile): Promise<CloudEnvironment> {
   if (path === '') throw new Error('open : no such file or directory');
+  if (readFile === readUtf8) return cloudFiles.load(path);
   let text: string;
   try {
     text = await readFile(path);

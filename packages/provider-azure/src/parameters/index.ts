@@ -21,6 +21,7 @@ export {
 export type { ReadTextFile } from './clouds.js';
 export { parseGoBool } from './go-text.js';
 export { parseObject, parseObjects, readObjectTexts } from './objects.js';
+export { ObjectsMemo } from './objects-memo.js';
 export { usesObjectSources, validateObjectSource } from './object-source.js';
 export type { ObjectSourceContext } from './object-source.js';
 export { parameterKeys, parseMountParameters, vaultUrl } from './parameters.js';

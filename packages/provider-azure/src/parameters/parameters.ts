@@ -17,6 +17,7 @@ import { buildAuthConfig, type IdentityModeName } from './auth-config.js';
 import { isNamedCloud, resolveCloud, type ReadTextFile } from './clouds.js';
 import { goQuote, messageOf, parseGoBool } from './go-text.js';
 import { parseObject, readObjectTexts } from './objects.js';
+import type { ObjectsMemo } from './objects-memo.js';
 import { validateObjectSource, type ObjectSourceContext } from './object-source.js';
 import { validateObject } from './validate.js';
 import { checkShapingAcrossObjects, validateShaping } from './shaping.js';
@@ -55,6 +56,8 @@ export interface MountParametersOptions {
   readonly readFile?: ReadTextFile;
   /** Where AZURE_ENVIRONMENT_FILEPATH is looked up when `cloudEnvFileName` is empty; process.env by default. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Parsed `objects` texts kept across mounts (the provider's); every mount parses its text when absent. */
+  readonly objectsMemo?: ObjectsMemo;
 }
 
 /** A parameter's value, trimmed as every upstream getter trims; '' when absent. */
@@ -118,22 +121,30 @@ function challengeVerificationDisabled(
 
 /**
  * Steps 12-14: the `objects` text, each element parsed then validated before the next is read, so the
- * first faulty element is the one reported.
+ * first faulty element is the one reported. A text the memo holds has passed every check of its own objects
+ * already: only the checks against the class run again, in the same order.
  */
 function objectsOf(
   attributes: Readonly<Record<string, string>>,
   source: Omit<ObjectSourceContext, 'cloudName'>,
-): KeyVaultObject[] {
+  memo: ObjectsMemo | undefined,
+): readonly KeyVaultObject[] {
   const text = get(attributes, parameterKeys.objects);
   if (text === '') throw parameterError('objects is not set');
   const context = { ...source, cloudName: get(attributes, parameterKeys.cloudName) };
-  return readObjectTexts(text).map((objectText, index) => {
+  const known = memo?.get(text);
+  if (known !== undefined) {
+    for (const object of known) validateObjectSource(object, context);
+    return known;
+  }
+  const objects = readObjectTexts(text).map((objectText, index) => {
     const object = parseObject(objectText, index);
     validateObject(object);
     validateShaping(object);
     validateObjectSource(object, context);
     return object;
   });
+  return memo === undefined ? objects : memo.set(text, objects);
 }
 
 /**
@@ -167,7 +178,7 @@ export async function parseMountParameters(
     serviceAccountTokens: get(attributes, parameterKeys.serviceAccountTokens),
     secrets: input.secrets,
   });
-  const objects = objectsOf(attributes, { cloud, tenantId, auth });
+  const objects = objectsOf(attributes, { cloud, tenantId, auth }, options.objectsMemo);
   checkShapingAcrossObjects(objects, input.secrets);
   return {
     podName,
