@@ -8,6 +8,7 @@
  */
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { builtinsThroughRequire } from '../../../scripts/esbuild/builtins-through-require.mjs';
 
 const analyze = process.argv.includes('--analyze');
 rmSync('dist/bundle', { recursive: true, force: true });
@@ -23,6 +24,7 @@ const result = await build({
   target: 'node22',
   // Workspace packages from their TypeScript sources (their `source` export condition).
   conditions: ['source'],
+  plugins: [builtinsThroughRequire],
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: 'linked',
