@@ -1,16 +1,16 @@
 import {
-  lstat,
-  mkdir,
-  mkdtemp,
-  readFile,
-  readdir,
-  readlink,
-  rename,
-  rm,
-  symlink,
-  chmod,
-  writeFile,
-} from 'node:fs/promises';
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { DriverError, driverErrorCodes } from '../errors.js';
 import { inspectVolumeLayout, type VolumeLayout } from './layout.js';
@@ -36,6 +36,11 @@ export interface AtomicWriterOptions {
  *   <target>/<top-level name> -> ..data/<top-level name>
  *
  * Callers serialise writes to one target (the driver does one publish or rotation per volume at a time).
+ *
+ * The file system calls are synchronous: the target is the volume's tmpfs, in memory, where each call takes
+ * microseconds, while each asynchronous call costs a trip through libuv's thread pool and a promise. A first
+ * write of 3 files makes about 30 calls: asynchronous, that was a p50 of 7 ms of a 30 ms publish (1 in
+ * flight, `pnpm bench`, load about 1) and most of its CPU was the calls' machinery rather than the calls.
  */
 export class AtomicWriter implements VolumeWriter {
   readonly #now: () => Date;
@@ -44,30 +49,40 @@ export class AtomicWriter implements VolumeWriter {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async write(targetDir: string, files: readonly PayloadFile[]): Promise<WriteOutcome> {
+  write(targetDir: string, files: readonly PayloadFile[]): Promise<WriteOutcome> {
+    try {
+      return Promise.resolve(this.#write(targetDir, files));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  #write(targetDir: string, files: readonly PayloadFile[]): WriteOutcome {
     validatePayload(files);
-    const oldTsDir = await readCurrentTsDir(targetDir);
+    const oldTsDir = readCurrentTsDir(targetDir);
     let obsolete: string[] = [];
     if (oldTsDir !== undefined) {
-      obsolete = await pathsToRemove(targetDir, oldTsDir, files);
+      obsolete = pathsToRemove(targetDir, oldTsDir, files);
       // As upstream: a mode-only change is not a reason to write, only contents and removals are.
-      if (obsolete.length === 0 && !(await payloadDiffers(targetDir, oldTsDir, files))) {
+      if (obsolete.length === 0 && !payloadDiffers(targetDir, oldTsDir, files)) {
         return { changed: false };
       }
     }
-    const tsDir = await this.#createTsDir(targetDir);
-    await writeOrDiscard(targetDir, tsDir, () => writePayload(targetDir, tsDir, files));
-    await writeOrDiscard(targetDir, tsDir, async () => {
-      await createUserVisibleLinks(targetDir, files);
-      await swapDataLink(targetDir, tsDir);
+    const tsDir = this.#createTsDir(targetDir);
+    writeOrDiscard(targetDir, tsDir, () => {
+      writePayload(targetDir, tsDir, files);
     });
-    await removeUserVisiblePaths(targetDir, obsolete);
+    writeOrDiscard(targetDir, tsDir, () => {
+      createUserVisibleLinks(targetDir, files);
+      swapDataLink(targetDir, tsDir);
+    });
+    removeUserVisiblePaths(targetDir, obsolete);
     if (oldTsDir !== undefined) {
-      await attempt(targetDir, 'remove the old data directory', () =>
-        rm(path.join(targetDir, oldTsDir), { recursive: true, force: true }),
-      );
+      attemptSync(targetDir, 'remove the old data directory', () => {
+        rmSync(path.join(targetDir, oldTsDir), { recursive: true, force: true });
+      });
     }
-    await removeAbandonedDataDirs(targetDir, tsDir);
+    removeAbandonedDataDirs(targetDir, tsDir);
     return { changed: true };
   }
 
@@ -76,11 +91,11 @@ export class AtomicWriter implements VolumeWriter {
   }
 
   /** Creates `..YYYY_MM_DD_HH_MM_SS.<random>` (UTC) in the target and returns its name. */
-  async #createTsDir(targetDir: string): Promise<string> {
-    return attempt(targetDir, 'create the data directory', async () => {
-      const dir = await mkdtemp(path.join(targetDir, timestampPrefix(this.#now())));
+  #createTsDir(targetDir: string): string {
+    return attemptSync(targetDir, 'create the data directory', () => {
+      const dir = mkdtempSync(path.join(targetDir, timestampPrefix(this.#now())));
       // mkdtemp creates 0700; kubelet makes it 0755 so non-root containers can traverse it.
-      await chmod(dir, 0o755);
+      chmodSync(dir, 0o755);
       return path.basename(dir);
     });
   }
@@ -99,10 +114,10 @@ export function timestampPrefix(date: Date): string {
  * `..something` name in the target directory is treated as no previous version, so a tampered link can
  * never make the writer compare against, or delete, anything outside the volume.
  */
-async function readCurrentTsDir(targetDir: string): Promise<string | undefined> {
-  const target = await attempt(targetDir, `read the ${dataDirName} link`, async () => {
+function readCurrentTsDir(targetDir: string): string | undefined {
+  const target = attemptSync(targetDir, `read the ${dataDirName} link`, () => {
     try {
-      return await readlink(path.join(targetDir, dataDirName));
+      return readlinkSync(path.join(targetDir, dataDirName));
     } catch (error) {
       if (errorCode(error) === 'ENOENT') return undefined;
       throw error;
@@ -119,14 +134,10 @@ async function readCurrentTsDir(targetDir: string): Promise<string | undefined> 
  * Paths of the old version (files and directories, relative) that the new payload does not have. The new
  * files' parent directories are kept off the list so that only whole obsolete subtrees are named.
  */
-async function pathsToRemove(
-  targetDir: string,
-  oldTsDir: string,
-  files: readonly PayloadFile[],
-): Promise<string[]> {
-  const oldPaths = await attempt(targetDir, 'list the old data directory', async () => {
+function pathsToRemove(targetDir: string, oldTsDir: string, files: readonly PayloadFile[]): string[] {
+  const oldPaths = attemptSync(targetDir, 'list the old data directory', () => {
     try {
-      return await readdir(path.join(targetDir, oldTsDir), { recursive: true });
+      return readdirSync(path.join(targetDir, oldTsDir), { recursive: true, encoding: 'utf8' });
     } catch (error) {
       if (errorCode(error) === 'ENOENT') return [];
       throw error;
@@ -141,15 +152,11 @@ async function pathsToRemove(
 }
 
 /** Whether any new file is missing from the old version or has different bytes. */
-async function payloadDiffers(
-  targetDir: string,
-  oldTsDir: string,
-  files: readonly PayloadFile[],
-): Promise<boolean> {
+function payloadDiffers(targetDir: string, oldTsDir: string, files: readonly PayloadFile[]): boolean {
   for (const file of files) {
-    const old = await attempt(targetDir, `read the old "${file.path}"`, async () => {
+    const old = attemptSync(targetDir, `read the old "${file.path}"`, () => {
       try {
-        return await readFile(path.join(targetDir, oldTsDir, file.path));
+        return readFileSync(path.join(targetDir, oldTsDir, file.path));
       } catch (error) {
         // Missing, or a directory where the new version has a file: either way it has to be written.
         if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errorCode(error) ?? '')) return undefined;
@@ -162,14 +169,16 @@ async function payloadDiffers(
 }
 
 /** Writes every file into the new timestamped directory, creating parents and applying modes. */
-async function writePayload(targetDir: string, tsDir: string, files: readonly PayloadFile[]): Promise<void> {
+function writePayload(targetDir: string, tsDir: string, files: readonly PayloadFile[]): void {
+  const tsPath = path.join(targetDir, tsDir);
   for (const file of files) {
-    const fullPath = path.join(targetDir, tsDir, file.path);
-    await attempt(targetDir, `write "${file.path}"`, async () => {
-      await mkdir(path.dirname(fullPath), { recursive: true, mode: 0o755 });
-      await writeFile(fullPath, file.contents, { mode: file.mode });
+    const fullPath = path.join(tsPath, file.path);
+    attemptSync(targetDir, `write "${file.path}"`, () => {
+      // The timestamped directory exists: only nested files need their parents made.
+      if (file.path.includes('/')) mkdirSync(path.dirname(fullPath), { recursive: true, mode: 0o755 });
+      writeFileSync(fullPath, file.contents, { mode: file.mode });
       // The create mode is masked by the umask; chmod applies the provider's mode verbatim.
-      await chmod(fullPath, file.mode);
+      chmodSync(fullPath, file.mode);
     });
   }
 }
@@ -180,29 +189,29 @@ async function writePayload(targetDir: string, tsDir: string, files: readonly Pa
  * can take its place. It is done here, after the new version is safely on disk, to keep the old files for
  * as long as possible.
  */
-async function createUserVisibleLinks(targetDir: string, files: readonly PayloadFile[]): Promise<void> {
+function createUserVisibleLinks(targetDir: string, files: readonly PayloadFile[]): void {
   const names = new Set(files.map((file) => file.path.split('/')[0] ?? file.path));
   for (const name of names) {
     const visible = path.join(targetDir, name);
-    await attempt(targetDir, `link "${name}"`, async () => {
-      const stats = await lstatOrUndefined(visible);
+    attemptSync(targetDir, `link "${name}"`, () => {
+      const stats = lstatSync(visible, { throwIfNoEntry: false });
       if (stats?.isSymbolicLink()) return;
-      if (stats !== undefined) await rm(visible, { recursive: true, force: true });
-      await symlink(path.posix.join(dataDirName, name), visible);
+      if (stats !== undefined) rmSync(visible, { recursive: true, force: true });
+      symlinkSync(path.posix.join(dataDirName, name), visible);
     });
   }
 }
 
 /** Points `..data` at the new directory atomically; a `..data_tmp` left by a crash is cleared first. */
-async function swapDataLink(targetDir: string, tsDir: string): Promise<void> {
+function swapDataLink(targetDir: string, tsDir: string): void {
   const tmpLink = path.join(targetDir, newDataDirName);
-  await attempt(targetDir, `switch ${dataDirName} to ${tsDir}`, async () => {
-    await rm(tmpLink, { recursive: true, force: true });
-    await symlink(tsDir, tmpLink);
+  attemptSync(targetDir, `switch ${dataDirName} to ${tsDir}`, () => {
+    rmSync(tmpLink, { recursive: true, force: true });
+    symlinkSync(tsDir, tmpLink);
     try {
-      await rename(tmpLink, path.join(targetDir, dataDirName));
+      renameSync(tmpLink, path.join(targetDir, dataDirName));
     } catch (error) {
-      await rm(tmpLink, { force: true });
+      rmSync(tmpLink, { force: true });
       throw error;
     }
   });
@@ -216,39 +225,36 @@ const timestampedDirPattern = /^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\./;
  * before removing the old version) left behind. They are never visible to the pod, but would stay in the
  * tmpfs, using its memory, for as long as the volume is mounted.
  */
-async function removeAbandonedDataDirs(targetDir: string, currentTsDir: string): Promise<void> {
-  const names = await attempt(targetDir, 'list the volume', () => readdir(targetDir));
+function removeAbandonedDataDirs(targetDir: string, currentTsDir: string): void {
+  const names = attemptSync(targetDir, 'list the volume', () => readdirSync(targetDir));
   for (const name of names) {
     if (name === currentTsDir || !timestampedDirPattern.test(name)) continue;
-    await attempt(targetDir, `remove the abandoned ${name}`, () =>
-      rm(path.join(targetDir, name), { recursive: true, force: true }),
-    );
+    attemptSync(targetDir, `remove the abandoned ${name}`, () => {
+      rmSync(path.join(targetDir, name), { recursive: true, force: true });
+    });
   }
 }
 
 /** Removes the top-level links of obsolete paths; nested ones vanish with the old directory. */
-async function removeUserVisiblePaths(targetDir: string, obsolete: readonly string[]): Promise<void> {
+function removeUserVisiblePaths(targetDir: string, obsolete: readonly string[]): void {
   for (const p of obsolete) {
     if (p.includes('/')) continue;
-    await attempt(targetDir, `remove "${p}"`, () => rm(path.join(targetDir, p), { force: true }));
+    attemptSync(targetDir, `remove "${p}"`, () => {
+      rmSync(path.join(targetDir, p), { force: true });
+    });
   }
 }
 
 /** Runs a step that builds the new version; on failure the half-written directory is removed. */
-async function writeOrDiscard(targetDir: string, tsDir: string, step: () => Promise<void>): Promise<void> {
+function writeOrDiscard(targetDir: string, tsDir: string, step: () => void): void {
   try {
-    await step();
+    step();
   } catch (error) {
-    await rm(path.join(targetDir, tsDir), { recursive: true, force: true }).catch(() => undefined);
-    throw error;
-  }
-}
-
-async function lstatOrUndefined(p: string): Promise<Awaited<ReturnType<typeof lstat>> | undefined> {
-  try {
-    return await lstat(p);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined;
+    try {
+      rmSync(path.join(targetDir, tsDir), { recursive: true, force: true });
+    } catch {
+      // the step's failure is the one to report
+    }
     throw error;
   }
 }
@@ -261,14 +267,25 @@ export async function attempt<T>(targetDir: string, operation: string, run: () =
   try {
     return await run();
   } catch (error) {
-    if (error instanceof DriverError) throw error;
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new DriverError(
-      driverErrorCodes.fileWriteError,
-      `failed to ${operation} in ${targetDir}: ${detail}`,
-      { cause: error },
-    );
+    throw fileWriteError(targetDir, operation, error);
   }
+}
+
+/** {@link attempt} for a synchronous operation. */
+export function attemptSync<T>(targetDir: string, operation: string, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    throw fileWriteError(targetDir, operation, error);
+  }
+}
+
+function fileWriteError(targetDir: string, operation: string, error: unknown): DriverError {
+  if (error instanceof DriverError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new DriverError(driverErrorCodes.fileWriteError, `failed to ${operation} in ${targetDir}: ${detail}`, {
+    cause: error,
+  });
 }
 
 export function errorCode(error: unknown): string | undefined {
