@@ -59,7 +59,10 @@ export class AtomicWriter implements VolumeWriter {
 
   #write(targetDir: string, files: readonly PayloadFile[]): WriteOutcome {
     validatePayload(files);
-    const oldTsDir = readCurrentTsDir(targetDir);
+    // One listing answers what would otherwise take a failing call each (no `..data` on a first write, no
+    // leftover `..data_tmp`, top-level names not there yet): a thrown error costs more than the call.
+    const entries = listTarget(targetDir);
+    const oldTsDir = readCurrentTsDir(targetDir, entries);
     let obsolete: string[] = [];
     if (oldTsDir !== undefined) {
       obsolete = pathsToRemove(targetDir, oldTsDir, files);
@@ -73,8 +76,8 @@ export class AtomicWriter implements VolumeWriter {
       writePayload(targetDir, tsDir, files);
     });
     writeOrDiscard(targetDir, tsDir, () => {
-      createUserVisibleLinks(targetDir, files);
-      swapDataLink(targetDir, tsDir);
+      createUserVisibleLinks(targetDir, files, entries);
+      swapDataLink(targetDir, tsDir, entries);
     });
     removeUserVisiblePaths(targetDir, obsolete);
     if (oldTsDir !== undefined) {
@@ -82,7 +85,7 @@ export class AtomicWriter implements VolumeWriter {
         rmSync(path.join(targetDir, oldTsDir), { recursive: true, force: true });
       });
     }
-    removeAbandonedDataDirs(targetDir, tsDir);
+    removeAbandonedDataDirs(targetDir, entries, oldTsDir);
     return { changed: true };
   }
 
@@ -109,12 +112,22 @@ export function timestampPrefix(date: Date): string {
   return `..${day}_${time}.`;
 }
 
+/** The names in the target before the write; none when it cannot be listed (the write then fails on its own). */
+function listTarget(targetDir: string): ReadonlySet<string> {
+  try {
+    return new Set(readdirSync(targetDir));
+  } catch {
+    return new Set();
+  }
+}
+
 /**
  * The name `..data` points at, or undefined when there is no previous version. A target that is not a plain
  * `..something` name in the target directory is treated as no previous version, so a tampered link can
  * never make the writer compare against, or delete, anything outside the volume.
  */
-function readCurrentTsDir(targetDir: string): string | undefined {
+function readCurrentTsDir(targetDir: string, entries: ReadonlySet<string>): string | undefined {
+  if (!entries.has(dataDirName)) return undefined;
   const target = attemptSync(targetDir, `read the ${dataDirName} link`, () => {
     try {
       return readlinkSync(path.join(targetDir, dataDirName));
@@ -137,7 +150,7 @@ function readCurrentTsDir(targetDir: string): string | undefined {
 function pathsToRemove(targetDir: string, oldTsDir: string, files: readonly PayloadFile[]): string[] {
   const oldPaths = attemptSync(targetDir, 'list the old data directory', () => {
     try {
-      return readdirSync(path.join(targetDir, oldTsDir), { recursive: true, encoding: 'utf8' });
+      return listRecursively(path.join(targetDir, oldTsDir));
     } catch (error) {
       if (errorCode(error) === 'ENOENT') return [];
       throw error;
@@ -149,6 +162,16 @@ function pathsToRemove(targetDir: string, oldTsDir: string, files: readonly Payl
     for (const parent of parentsOf(file.path)) kept.add(parent);
   }
   return oldPaths.filter((p) => !kept.has(p));
+}
+
+/** Every path under `dir`, relative and `/`-separated, directories included (not followed when links). */
+function listRecursively(dir: string, prefix = '', paths: string[] = []): string[] {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const relative = `${prefix}${entry.name}`;
+    paths.push(relative);
+    if (entry.isDirectory()) listRecursively(path.join(dir, entry.name), `${relative}/`, paths);
+  }
+  return paths;
 }
 
 /** Whether any new file is missing from the old version or has different bytes. */
@@ -189,12 +212,16 @@ function writePayload(targetDir: string, tsDir: string, files: readonly PayloadF
  * can take its place. It is done here, after the new version is safely on disk, to keep the old files for
  * as long as possible.
  */
-function createUserVisibleLinks(targetDir: string, files: readonly PayloadFile[]): void {
+function createUserVisibleLinks(
+  targetDir: string,
+  files: readonly PayloadFile[],
+  entries: ReadonlySet<string>,
+): void {
   const names = new Set(files.map((file) => file.path.split('/')[0] ?? file.path));
   for (const name of names) {
     const visible = path.join(targetDir, name);
     attemptSync(targetDir, `link "${name}"`, () => {
-      const stats = lstatSync(visible, { throwIfNoEntry: false });
+      const stats = entries.has(name) ? lstatSync(visible, { throwIfNoEntry: false }) : undefined;
       if (stats?.isSymbolicLink()) return;
       if (stats !== undefined) rmSync(visible, { recursive: true, force: true });
       symlinkSync(path.posix.join(dataDirName, name), visible);
@@ -203,10 +230,10 @@ function createUserVisibleLinks(targetDir: string, files: readonly PayloadFile[]
 }
 
 /** Points `..data` at the new directory atomically; a `..data_tmp` left by a crash is cleared first. */
-function swapDataLink(targetDir: string, tsDir: string): void {
+function swapDataLink(targetDir: string, tsDir: string, entries: ReadonlySet<string>): void {
   const tmpLink = path.join(targetDir, newDataDirName);
   attemptSync(targetDir, `switch ${dataDirName} to ${tsDir}`, () => {
-    rmSync(tmpLink, { recursive: true, force: true });
+    if (entries.has(newDataDirName)) rmSync(tmpLink, { recursive: true, force: true });
     symlinkSync(tsDir, tmpLink);
     try {
       renameSync(tmpLink, path.join(targetDir, dataDirName));
@@ -225,10 +252,14 @@ const timestampedDirPattern = /^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\./;
  * before removing the old version) left behind. They are never visible to the pod, but would stay in the
  * tmpfs, using its memory, for as long as the volume is mounted.
  */
-function removeAbandonedDataDirs(targetDir: string, currentTsDir: string): void {
-  const names = attemptSync(targetDir, 'list the volume', () => readdirSync(targetDir));
-  for (const name of names) {
-    if (name === currentTsDir || !timestampedDirPattern.test(name)) continue;
+function removeAbandonedDataDirs(
+  targetDir: string,
+  entries: ReadonlySet<string>,
+  oldTsDir: string | undefined,
+): void {
+  // The listing from before the write: the directory just written is not in it, the old one is gone already.
+  for (const name of entries) {
+    if (name === oldTsDir || !timestampedDirPattern.test(name)) continue;
     attemptSync(targetDir, `remove the abandoned ${name}`, () => {
       rmSync(path.join(targetDir, name), { recursive: true, force: true });
     });
