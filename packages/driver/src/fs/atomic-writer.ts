@@ -314,9 +314,13 @@ export function attemptSync<T>(targetDir: string, operation: string, run: () => 
 function fileWriteError(targetDir: string, operation: string, error: unknown): DriverError {
   if (error instanceof DriverError) return error;
   const detail = error instanceof Error ? error.message : String(error);
-  return new DriverError(driverErrorCodes.fileWriteError, `failed to ${operation} in ${targetDir}: ${detail}`, {
-    cause: error,
-  });
+  return new DriverError(
+    driverErrorCodes.fileWriteError,
+    `failed to ${operation} in ${targetDir}: ${detail}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 export function errorCode(error: unknown): string | undefined {
