@@ -23,7 +23,8 @@
  *    used and committed, external memory, anonymous and file-backed RSS).
  *
  * Set SSCSI_BENCH_CPU_PROF=<dir> to run the driver with `--cpu-prof` (a .cpuprofile lands in <dir> when the
- * driver stops).
+ * driver stops), SSCSI_BENCH_LOGS=<dir> to keep the driver's and the provider's logs there (the bench
+ * directory is removed at the end).
  */
 import { cpus, loadavg, release } from 'node:os';
 import { relative } from 'node:path';
@@ -464,6 +465,7 @@ function rows(results: Results): Row[] {
       '',
       '',
     ],
+    [`driver CPU per first mount (1 in flight)`, ms(cpuPerCallMs(sequential)), '', ''],
     [`driver CPU per first mount (burst)`, ms(cpuPerCallMs(burst)), '', ''],
     ['driver CPU per republish (sweep 2)', ms(cpuPerCallMs(steady)), '', ''],
     [

@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,6 +151,14 @@ export async function setUpBenchWorld(teardown: Teardown, rotationPollInterval: 
 
   const dir = await mkdtemp(join(tmpdir(), 'sscsi-bench-'));
   teardown.add('unmount and remove the bench directory', async () => {
+    const keepLogs = process.env.SSCSI_BENCH_LOGS;
+    if (keepLogs !== undefined) {
+      for (const name of ['driver.log', 'provider-directory.log']) {
+        await cp(join(dir, name), join(keepLogs, name)).catch((error: unknown) => {
+          process.stderr.write(`could not keep ${name}: ${(error as Error).message}\n`);
+        });
+      }
+    }
     unmountAllUnder(dir);
     await rm(dir, { recursive: true, force: true });
   });

@@ -11,8 +11,8 @@
  * Then glibc's malloc_trim(0) gives back what the C heap freed (TLS, HTTP/2 and gRPC buffers): without it the
  * RSS stayed about 6 MiB above idle after everything was unpublished.
  */
-import { createRequire } from 'node:module';
 import * as v8 from 'node:v8';
+import { loadLibc } from './libc.js';
 
 export interface HeapCompactorOptions {
   /** How long after the last NodePublish/NodeUnpublish call the heap is compacted. */
@@ -52,16 +52,13 @@ export function compactHeap(): void {
 let mallocTrim: (() => void) | null | undefined;
 
 /**
- * glibc's malloc_trim(0) through koffi (loaded already: the mounter uses it); a no-op where the C library has
- * none or koffi cannot load.
+ * glibc's malloc_trim(0) through the C library the mounter loaded already (src/libc.ts); a no-op where the C
+ * library has none or koffi cannot load.
  */
 export function trimMalloc(): void {
   if (mallocTrim === undefined) {
     try {
-      const koffi = createRequire(import.meta.url)('koffi') as {
-        load(path: string): { func(signature: string): (pad: number) => number };
-      };
-      const trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)');
+      const trim = loadLibc().func('int malloc_trim(size_t pad)');
       mallocTrim = () => {
         trim(0);
       };

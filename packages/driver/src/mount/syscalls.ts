@@ -2,17 +2,19 @@
  * mount(2) and umount2(2) called straight from the driver process through koffi (an FFI library whose npm
  * package carries its prebuilt binary), instead of running `mount`/`umount`: spawning a child forks the whole
  * driver on the event-loop thread and copies its page tables, which cost 31 % of the CPU of a publish round
- * and grew with RSS. The calls run on koffi's worker threads, so an unmount waiting for an RCU grace period
+ * and grew with RSS. umount2 runs on koffi's worker threads, so an unmount waiting for an RCU grace period
  * does not stall the event loop and several run at once. errno is per thread and koffi's asynchronous calls
- * do not return it, so a call that fails is made once more synchronously to read it: the retry of a failed
- * mount fails the same way (or mounts, which is what was asked), and the retry of a failed unmount sees the
- * same state (EINVAL: not mounted; EBUSY: busy).
+ * do not return it, so an unmount that fails is made once more synchronously to read it: the retry sees the
+ * same state (EINVAL: not mounted; EBUSY: busy). mount(2) of a tmpfs waits for nothing (no device, no grace
+ * period: tens of microseconds), so it is called synchronously on the event loop, its errno read right after:
+ * a trip to a worker thread and back cost more than the call, and under load each thread wake-up waits for a
+ * CPU.
  *
- * koffi and libc are loaded on the first call, so a process that never mounts (tests, the standalone
- * directory mode) never pays for them.
+ * koffi and libc are loaded on the first call (src/libc.ts, shared with the heap compactor), so a process
+ * that never mounts (tests, the standalone directory mode) never pays for them.
  */
-import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
+import { loadLibc, type KoffiFunction, type Libc } from '../libc.js';
 
 /** A failed system call: `code` is the errno name (`EPERM`, `EINVAL`...), as Node's own fs errors carry it. */
 export class SyscallError extends Error {
@@ -64,18 +66,14 @@ function errnoMessage(errno: number): string {
   return errnoMessages[errnoName(errno)] ?? 'system call failed';
 }
 
-interface KoffiFunction {
-  (...args: unknown[]): unknown;
-  async(...args: unknown[]): void;
-}
-
-interface Koffi {
-  load(path: string): { func(signature: string): KoffiFunction };
-  errno(): number;
+/** Calls `fn` here; rejects with its errno when it returns -1. */
+function callHere(c: Libc, name: string, fn: KoffiFunction, args: unknown[]): Promise<void> {
+  if (fn(...args) === 0) return Promise.resolve();
+  return Promise.reject(new SyscallError(name, c.errno()));
 }
 
 /** Calls `fn` on a worker thread; on -1 calls it again here to read errno (see the module comment). */
-function call(koffi: Koffi, name: string, fn: KoffiFunction, args: unknown[]): Promise<void> {
+function call(c: Libc, name: string, fn: KoffiFunction, args: unknown[]): Promise<void> {
   return new Promise((resolve, reject) => {
     fn.async(...args, (error: unknown, result: unknown) => {
       if (error !== null && error !== undefined) {
@@ -83,28 +81,26 @@ function call(koffi: Koffi, name: string, fn: KoffiFunction, args: unknown[]): P
       } else if (result === 0 || fn(...args) === 0) {
         resolve();
       } else {
-        reject(new SyscallError(name, koffi.errno()));
+        reject(new SyscallError(name, c.errno()));
       }
     });
   });
 }
 
-let libc: MountSyscalls | undefined;
+let mountSyscalls: MountSyscalls | undefined;
 
 /** The process's own mount(2)/umount2(2), through koffi over the C library. */
 export function libcMountSyscalls(): MountSyscalls {
-  if (libc !== undefined) return libc;
-  // createRequire: koffi is a CommonJS package with a native addon; esbuild leaves it external.
-  const koffi = createRequire(import.meta.url)('koffi') as Koffi;
-  const library = koffi.load('libc.so.6');
-  const mount = library.func(
+  if (mountSyscalls !== undefined) return mountSyscalls;
+  const c = loadLibc();
+  const mount = c.func(
     'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
   );
-  const umount2 = library.func('int umount2(const char *target, int flags)');
-  libc = {
+  const umount2 = c.func('int umount2(const char *target, int flags)');
+  mountSyscalls = {
     mount: (source, target, fsType, flags, data) =>
-      call(koffi, 'mount', mount, [source, target, fsType, flags, data]),
-    umount: (target) => call(koffi, 'umount2', umount2, [target, 0]),
+      callHere(c, 'mount', mount, [source, target, fsType, flags, data]),
+    umount: (target) => call(c, 'umount2', umount2, [target, 0]),
   };
-  return libc;
+  return mountSyscalls;
 }

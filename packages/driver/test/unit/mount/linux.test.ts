@@ -206,6 +206,14 @@ describe('LinuxMounter', () => {
     expect(await mounter.isMountPoint(target)).to.equal(false);
   });
 
+  it('answers a mounted target from the devices, without reading the mount table', async () => {
+    const target = path.join(root, 'vol');
+    await mounter.mountTmpfs(target, { noexec: false });
+    const withoutTable = new LinuxMounter({ mountinfoPath: path.join(root, 'no-such-table') });
+    expect(await withoutTable.isMountPoint(target)).to.equal(true);
+    await rejection(withoutTable.isMountPoint(root));
+  });
+
   it('resolves symlinks before looking the target up', async () => {
     const target = path.join(root, 'vol');
     await mounter.mountTmpfs(target, { noexec: false });
