@@ -3,11 +3,17 @@
  * publisher, the CSI server and the metrics listener. `main` calls it; integration tests call it too, with
  * their own seams where a test needs one.
  */
-import { listenHttp, metricsHandler, type HttpListener, type Logger } from '@secrets-store-csi/core';
+import {
+  HeapCompactor,
+  listenHttp,
+  metricsHandler,
+  type HttpListener,
+  type Logger,
+} from '@secrets-store-csi/core';
 import type { DriverConfig } from './config.js';
 import { startCsiServer, type CsiServer } from './csi/server.js';
 import { AtomicWriter, readMountedContents } from './fs/index.js';
-import { HeapCompactor } from './heap-compactor.js';
+import { compactHeapAndMalloc } from './heap-compactor.js';
 import { loadKubeAccess, type KubeAccess } from './kube/access.js';
 import { createKubeAdapters } from './kube/client.js';
 import type { KubeAdapters } from './kube/ports.js';
@@ -132,7 +138,7 @@ export async function startDriver(
       const listener = metricsListener;
       stops.push(() => listener.close());
     }
-    const compactor = new HeapCompactor();
+    const compactor = new HeapCompactor({ compact: compactHeapAndMalloc });
     const server: CsiServer = await startCsiServer(
       {
         endpoint: config.endpoint,
