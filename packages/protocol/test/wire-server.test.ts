@@ -384,6 +384,36 @@ describe('wire: the unary gRPC server over node:http2', () => {
       ]);
     });
 
+    it('ends a call the client resets as its deadline comes as DEADLINE_EXCEEDED, not cancelled', async () => {
+      await start();
+      const session = rawSession();
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': HOLD,
+        'content-type': 'application/grpc',
+        'grpc-timeout': '200m',
+      });
+      stream.on('error', () => {});
+      stream.end(framed(Buffer.from('x')));
+      while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      // As grpc-js does at its own deadline: a reset a moment before the server's timer is due.
+      const deadline = held[0]!.context.deadline!;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now() - 10)));
+      stream.close(h2.NGHTTP2_CANCEL);
+      const { signal } = held[0]!.context;
+      if (!signal.aborted) await once(signal, 'abort');
+      expect((signal.reason as GrpcStatusError).code).to.equal(StatusCode.DEADLINE_EXCEEDED);
+      expect(ends).to.deep.equal([
+        {
+          path: HOLD,
+          end: {
+            cancelled: false,
+            status: { code: StatusCode.DEADLINE_EXCEEDED, details: 'Deadline exceeded' },
+          },
+        },
+      ]);
+    });
+
     it('answers INTERNAL when the request has no message', async () => {
       await start();
       for (const body of [null, Buffer.alloc(0)]) {

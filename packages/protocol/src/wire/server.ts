@@ -62,7 +62,10 @@ export type UnaryHandler = (
   context: UnaryCallContext,
 ) => Uint8Array | Promise<Uint8Array>;
 
-/** How a call to a registered method ended: the status sent, or cancelled by the client (nothing sent). */
+/**
+ * How a call to a registered method ended: its status (sent, or DEADLINE_EXCEEDED when the client reset the
+ * stream as the deadline came), or cancelled by the client before its deadline (nothing sent).
+ */
 export type CallEnd =
   { readonly cancelled: false; readonly status: GrpcStatus } | { readonly cancelled: true };
 
@@ -96,6 +99,12 @@ export interface UnaryServer {
 }
 
 const RESPONSE_CONTENT_TYPE = 'application/grpc+proto';
+/**
+ * A client enforces the deadline it sent too, and resets the stream when it passes; its reset can arrive a
+ * moment before our timer fires (grpc-timeout is rounded, and both clocks start apart). A reset this close
+ * to the deadline is the deadline.
+ */
+const DEADLINE_RACE_MS = 25;
 /** Request header fields that are the transport's, not the application's metadata. */
 const TRANSPORT_HEADERS = new Set(['content-type', 'te', 'user-agent', 'host', 'connection']);
 
@@ -279,6 +288,13 @@ export function createUnaryServer(options: UnaryServerOptions = {}): UnaryServer
       if (ended) return;
       // The client reset the stream (cancelled) or the connection went: nothing can be sent any more.
       answered = true;
+      if (deadline !== undefined && Date.now() >= deadline - DEADLINE_RACE_MS) {
+        // The client's own deadline timer ended the call as ours was due: the deadline, not a cancel.
+        const status: GrpcStatus = { code: StatusCode.DEADLINE_EXCEEDED, details: 'Deadline exceeded' };
+        controller.abort(new GrpcStatusError(status.code, status.details));
+        finish({ cancelled: false, status });
+        return;
+      }
       controller.abort(new GrpcStatusError(StatusCode.CANCELLED, 'the client cancelled the call'));
       finish({ cancelled: true });
     });
