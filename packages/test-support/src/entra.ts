@@ -82,6 +82,8 @@ export interface TokenEndpoint {
   addManagedIdentity(identity: ManagedIdentity): void;
   /** The next token requests fail with these statuses, in order. */
   queueFailures(...failures: QueuedFailure[]): void;
+  /** Drops the queued failures a test did not use up, so they cannot leak into the next one. */
+  clearFailures(): void;
   /** Reads the claims of an access token this endpoint issued (tests check what the provider presented). */
   decodeAccessToken(token: string): Record<string, unknown>;
   stop(): Promise<void>;
@@ -316,8 +318,11 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
       send(res, 500, { error: 'server_error', error_description: String(error) });
     });
   };
-  const https = createHttpsServer({ cert, key }, onAuthority);
-  const http = createHttpServer(handleImds);
+  // Idle keep-alive sockets stay open for the whole run: with Node's 5 s default, a client that reuses one just
+  // as the server closes it sees ECONNRESET, which under load turned a queued 429 into a network error.
+  const keepAlive = { keepAliveTimeout: 10 * 60_000 };
+  const https = createHttpsServer({ cert, key, ...keepAlive }, onAuthority);
+  const http = createHttpServer(keepAlive, handleImds);
   await Promise.all([
     new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve)),
     new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve)),
@@ -357,6 +362,9 @@ export async function startTokenEndpoint(options: TokenEndpointOptions): Promise
     addFederatedCredential: (c) => federated.push(c),
     addManagedIdentity: (i) => identities.push(i),
     queueFailures: (...f) => failures.push(...f),
+    clearFailures: () => {
+      failures.length = 0;
+    },
     decodeAccessToken(token) {
       const [header = '', body = '', signature = ''] = token.split('.');
       const expected = createHmac('sha256', signingKey).update(`${header}.${body}`).digest('base64url');

@@ -62,6 +62,11 @@ describe('credential cache with the real @azure/identity and the Entra ID stand-
     process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST = endpoint.imdsEndpoint;
   });
 
+  // A test that failed before using up its queued failures must not hand them to the next one.
+  afterEach(() => {
+    endpoint.clearFailures();
+  });
+
   after(async () => {
     if (previousImdsHost === undefined) delete process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST;
     else process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST = previousImdsHost;

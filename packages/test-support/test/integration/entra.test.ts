@@ -1,4 +1,7 @@
+import { once } from 'node:events';
 import { lookup } from 'node:dns/promises';
+import { connect } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,6 +146,28 @@ describe('Entra token endpoint (test infrastructure) with the real @azure/identi
     expect(throttled.headers.get('retry-after')).to.equal('7');
     expect((await fetch(url, { headers: { Metadata: 'true' } })).status).to.equal(200);
     expect(endpoint.requests.slice(-2).map((r) => r.status)).to.deep.equal([429, 200]);
+  });
+
+  it('drops the failures a test left queued when asked', async () => {
+    endpoint.queueFailures({ status: 429 }, { status: 503 });
+    endpoint.clearFailures();
+    const url = `${endpoint.imdsEndpoint}/metadata/identity/oauth2/token?resource=r&client_id=mi-1`;
+    expect((await fetch(url, { headers: { Metadata: 'true' } })).status).to.equal(200);
+  });
+
+  it('keeps an idle keep-alive socket open longer than the Node default (5 s, plus 1 s of buffer)', async () => {
+    const { port } = new URL(endpoint.imdsEndpoint);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    socket.write(
+      'GET /metadata/identity/oauth2/token?resource=r&client_id=mi-1 HTTP/1.1\r\nHost: x\r\nMetadata: true\r\n\r\n',
+    );
+    await once(socket, 'data');
+    await delay(7_500);
+    expect(closed, 'the server closed the idle socket').to.equal(false);
+    socket.destroy();
   });
 
   it('serves the real ManagedIdentityCredential through the IMDS host override', async function () {
