@@ -367,21 +367,19 @@ describe('wire: the unary gRPC server over node:http2', () => {
       }
     });
 
+    // How the server ends a call whose deadline passed, whichever side noticed first.
+    const deadlineExceededEnd = {
+      path: HOLD,
+      end: { cancelled: false, status: { code: StatusCode.DEADLINE_EXCEEDED, details: 'Deadline exceeded' } },
+    };
+
     it('answers DEADLINE_EXCEEDED itself at the deadline, and aborts the handler', async () => {
       await start();
       const answer = await raw({ ':path': HOLD, 'grpc-timeout': '300m' }, framed(Buffer.from('x')));
       expect(answer.headers[':status']).to.equal(200);
       expect(answer.status['grpc-status']).to.equal(String(StatusCode.DEADLINE_EXCEEDED));
       expect(held[0]?.context.signal.aborted).to.equal(true);
-      expect(ends).to.deep.equal([
-        {
-          path: HOLD,
-          end: {
-            cancelled: false,
-            status: { code: StatusCode.DEADLINE_EXCEEDED, details: 'Deadline exceeded' },
-          },
-        },
-      ]);
+      expect(ends).to.deep.equal([deadlineExceededEnd]);
     });
 
     it('ends a call the client resets as its deadline comes as DEADLINE_EXCEEDED, not cancelled', async () => {
@@ -403,15 +401,7 @@ describe('wire: the unary gRPC server over node:http2', () => {
       const { signal } = held[0]!.context;
       if (!signal.aborted) await once(signal, 'abort');
       expect((signal.reason as GrpcStatusError).code).to.equal(StatusCode.DEADLINE_EXCEEDED);
-      expect(ends).to.deep.equal([
-        {
-          path: HOLD,
-          end: {
-            cancelled: false,
-            status: { code: StatusCode.DEADLINE_EXCEEDED, details: 'Deadline exceeded' },
-          },
-        },
-      ]);
+      expect(ends).to.deep.equal([deadlineExceededEnd]);
     });
 
     it('answers INTERNAL when the request has no message', async () => {
