@@ -30,6 +30,8 @@ import { artifact, freePort } from '@secrets-store-csi/test-support';
 import type { WorldCommand, WorldReady, WorldStats } from './world.js';
 
 const { values } = parseArgs({
+  // `pnpm … bench -- --no-upstream` hands the script a literal `--`, which would end the options here.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     'latency-ms': { type: 'string', default: '2' },
     iterations: { type: 'string', default: '50' },
@@ -40,12 +42,22 @@ const { values } = parseArgs({
     'no-upstream': { type: 'boolean', default: false },
   },
 });
-const keyVaultLatencyMs = Number(values['latency-ms']);
-const iterations = Number(values.iterations);
-const pods = Number(values.pods);
+/** A whole number option, at least `min`; anything else stops the bench before it starts a process. */
+function wholeNumber(name: 'latency-ms' | 'iterations' | 'pods' | 'concurrency', min: number): number {
+  const value = Number(values[name]);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(
+      `--${name} must be a whole number of at least ${min}, got ${JSON.stringify(values[name])}`,
+    );
+  }
+  return value;
+}
+const keyVaultLatencyMs = wholeNumber('latency-ms', 0);
+const iterations = wholeNumber('iterations', 1);
+const pods = wholeNumber('pods', 1);
 const TENANT = 'bench-tenant';
 const fromSource = values['from-source'];
-const concurrency = Number(values.concurrency);
+const concurrency = wholeNumber('concurrency', 1);
 const packageDir = new URL('../', import.meta.url).pathname;
 const MANIFEST = new URL('../../../deploy/provider-azure/daemonset.yaml', import.meta.url).pathname;
 
