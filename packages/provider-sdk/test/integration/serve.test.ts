@@ -454,7 +454,7 @@ describe('serve', () => {
     const { fake, client } = await start({ registry });
     const held = fake.hold();
     const outcome = client.mount(driverMountRequest({ parameters: {} }), {
-      deadline: new Date(Date.now() + 500),
+      deadline: new Date(Date.now() + 1500),
     });
     await held.waiting(1);
     const signal = fake.calls[0]!.abortSignal;
