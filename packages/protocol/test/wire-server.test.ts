@@ -11,6 +11,7 @@ import {
   constants as h2,
   createServer,
   type ClientHttp2Session,
+  type ClientHttp2Stream,
   type Http2Server,
   type ServerHttp2Stream,
   type IncomingHttpHeaders,
@@ -140,6 +141,20 @@ describe('wire: the unary gRPC server over node:http2', () => {
       session.destroy();
     });
     return session;
+  }
+
+  /** A call to the handler that holds it, with this grpc-timeout; resolves once the handler has it. */
+  async function heldCall(grpcTimeout: string): Promise<ClientHttp2Stream> {
+    const stream = rawSession().request({
+      ':method': 'POST',
+      ':path': HOLD,
+      'content-type': 'application/grpc',
+      'grpc-timeout': grpcTimeout,
+    });
+    stream.on('error', () => {});
+    stream.end(framed(Buffer.from('x')));
+    while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    return stream;
   }
 
   /** One request on a raw HTTP/2 stream; `body` is written as is (null: the headers end the stream). */
@@ -384,16 +399,7 @@ describe('wire: the unary gRPC server over node:http2', () => {
 
     it('ends a call the client resets as its deadline comes as DEADLINE_EXCEEDED, not cancelled', async () => {
       await start();
-      const session = rawSession();
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': HOLD,
-        'content-type': 'application/grpc',
-        'grpc-timeout': '200m',
-      });
-      stream.on('error', () => {});
-      stream.end(framed(Buffer.from('x')));
-      while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      const stream = await heldCall('200m');
       // As grpc-js does at its own deadline: a reset before the server's timer is due, here by 80 ms, as when
       // the server read the headers late on a busy event loop (its clock then started late).
       const deadline = held[0]!.context.deadline!;
@@ -465,16 +471,7 @@ describe('wire: the unary gRPC server over node:http2', () => {
 
     it('reports a client reset long before its deadline as a cancelled call and keeps serving', async () => {
       await start();
-      const session = rawSession();
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': HOLD,
-        'content-type': 'application/grpc',
-        'grpc-timeout': '10S',
-      });
-      stream.on('error', () => {});
-      stream.end(framed(Buffer.from('x')));
-      while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      const stream = await heldCall('10S');
       stream.close(h2.NGHTTP2_CANCEL);
       const { signal } = held[0]!.context;
       if (!signal.aborted) await once(signal, 'abort');
