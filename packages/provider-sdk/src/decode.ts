@@ -4,18 +4,10 @@
  * The explanations never quote the input: `secrets` and the token attribute hold secrets, and V8's own
  * JSON.parse messages echo part of the text, so syntax errors are located by offset instead.
  */
-import type { MountRequest, ObjectVersion } from './contract.js';
+import type { WireMountRequest } from '@secrets-store-csi/protocol/wire';
+import type { MountRequest } from './contract.js';
 import { ProviderError, sdkErrorCodes } from './errors.js';
 import { MAX_FILE_MODE } from './rules.js';
-
-/** A MountRequest as it arrives on the wire (snake_case, every field present). */
-export interface WireMountRequest {
-  readonly attributes: string;
-  readonly secrets: string;
-  readonly target_path: string;
-  readonly permission: string;
-  readonly current_object_version: readonly ObjectVersion[];
-}
 
 function invalid(field: string, reason: string): ProviderError {
   return new ProviderError(

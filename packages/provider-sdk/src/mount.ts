@@ -5,10 +5,10 @@
  */
 import { CodedError, SecretValues, isSecretKey, silentLogger, type Logger } from '@secrets-store-csi/core';
 import type { AbsentObject, MountRequest, ObjectVersion, SecretProvider } from './contract.js';
-import { decodeMountRequest, type WireMountRequest } from './decode.js';
+import { decodeMountRequest } from './decode.js';
 import { ProviderError, isProviderError, sdkErrorCodes } from './errors.js';
 import { SECRET_SYNC_SIZE_WARNING_IN_BYTES, checkMountResult, responseTooLargeError } from './rules.js';
-import { encodeMountResponse } from '@secrets-store-csi/protocol/wire';
+import { encodeMountResponse, type WireMountRequest } from '@secrets-store-csi/protocol/wire';
 
 export interface WireMountResponse {
   readonly object_version: ObjectVersion[];

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { decodeMountRequest, jsonSyntaxError, type WireMountRequest } from '../../src/decode.js';
+import type { WireMountRequest } from '@secrets-store-csi/protocol/wire';
+import { decodeMountRequest, jsonSyntaxError } from '../../src/decode.js';
 import { ProviderError } from '../../src/errors.js';
 
 const good: WireMountRequest = {
