@@ -107,7 +107,8 @@ export class HeapCompactor {
 
   /** Checks every second (an unref'd timer: it keeps no process alive). */
   start(): void {
-    this.#timer ??= setInterval(() => this.check(), CHECK_INTERVAL_MS);
+    if (this.#timer !== undefined) return; // the provider calls it on every mount
+    this.#timer = setInterval(() => this.check(), CHECK_INTERVAL_MS);
     this.#timer.unref();
   }
 
